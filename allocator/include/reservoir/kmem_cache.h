@@ -1,0 +1,100 @@
+// struct kmem_cache and struct slab, SLUB-style: per-CPU active slab with a
+// lockless freelist, per-CPU partial slabs, a node partial list kept at
+// least `min_partial` long, and (for the audit, as SLUB does under
+// debugging) a full list.
+#pragma once
+
+#include <cstdint>
+
+#include "reservoir/gfp.h"
+#include "reservoir/page_frame.h"
+
+namespace reservoir {
+
+inline constexpr int kMaxCaches = 64;
+inline constexpr int kCacheNameSize = 32;
+inline constexpr int kMaxObjectsPerSlab = 512;  // bounds the in-use bitmap
+inline constexpr int kSlubMaxOrder = 3;         // slub_max_order
+
+// Where a slab is. Every slab is in exactly one place.
+enum class SlabPlace : uint8_t {
+  kNone,         // not a slab (or being built / torn down)
+  kCpuActive,    // c->slab of one CPU; its free objects are c->freelist
+  kCpuPartial,   // on one CPU's partial list
+  kNodePartial,  // on the node partial list
+  kFull,         // no free object, not active
+};
+const char* SlabPlaceName(SlabPlace place);
+
+// struct slab, indexed by the head pfn of its pages.
+struct Slab {
+  Pfn next = kNoPfn;  // list link (node partial, cpu partial, full)
+  Pfn prev = kNoPfn;
+  uint16_t cache_id = 0;
+  uint16_t objects = 0;   // object slots in this slab
+  uint16_t inuse = 0;     // objects handed out to callers
+  uint8_t order = 0;
+  uint8_t cpu = 0;        // for kCpuActive / kCpuPartial
+  SlabPlace place = SlabPlace::kNone;
+  bool pfmemalloc = false;  // a reserve slab: built on a pfmemalloc page
+  void* freelist = nullptr; // free objects not owned by a CPU freelist
+  uint64_t in_use_map[kMaxObjectsPerSlab / 64] = {};  // handed-out objects
+};
+
+struct KmemCacheCpu {
+  void* freelist = nullptr;  // free objects of the active slab
+  Pfn slab = kNoPfn;         // the active slab
+  Pfn partial = kNoPfn;      // head of the per-CPU partial list
+  uint16_t nr_partial = 0;
+};
+
+struct KmemCacheStats {
+  uint64_t alloc_fastpath = 0;
+  uint64_t alloc_slowpath = 0;
+  uint64_t alloc_fail = 0;
+  uint64_t free_fastpath = 0;
+  uint64_t free_slowpath = 0;
+  uint64_t new_slabs = 0;
+  uint64_t reserve_slabs = 0;
+  uint64_t deactivate_mismatch = 0;  // reserve slab met by an unentitled caller
+  uint64_t discarded_slabs = 0;
+};
+
+struct KmemCache {
+  char name[kCacheNameSize] = {};
+  uint16_t id = 0;
+  bool live = false;
+  bool is_kmalloc = false;
+  uint32_t object_size = 0;  // what the creator asked for
+  uint32_t size = 0;         // slot size: object_size aligned
+  uint32_t align = 0;
+  uint8_t order = 0;         // preferred slab order (calculate_order)
+  uint8_t min_order = 0;     // fallback order that still fits one object
+  uint16_t objects = 0;      // objects in a slab of `order`
+  uint16_t min_objects = 0;  // objects in a slab of `min_order`
+  uint16_t cpu_partial_slabs = 0;  // per-CPU partial list bound
+  uint16_t min_partial = 0;        // node partial slabs kept even if empty
+  KmemCacheCpu cpu[kMaxCpus];
+  Pfn node_partial = kNoPfn;
+  uint32_t nr_node_partial = 0;
+  Pfn full = kNoPfn;
+  uint32_t nr_full = 0;
+  uint64_t nr_slabs = 0;
+  uint64_t live_objects = 0;
+  KmemCacheStats stats;
+};
+
+// The slab shape SLUB would pick for `size` bytes on `nr_cpus` CPUs
+// (calculate_order, set_cpu_partial, set_min_partial).
+struct SlabGeometry {
+  uint32_t size = 0;
+  uint8_t order = 0;
+  uint16_t objects = 0;
+  uint8_t min_order = 0;
+  uint16_t min_objects = 0;
+  uint16_t cpu_partial_slabs = 0;
+  uint16_t min_partial = 0;
+};
+SlabGeometry CalculateSlabGeometry(uint32_t size, int nr_cpus, int max_order);
+
+}  // namespace reservoir

@@ -1,0 +1,119 @@
+// Layer 1: the buddy page allocator over a real arena of 4 KiB frames, with
+// per-zone watermarks and the strict reserve (mm/page_alloc.c).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "reservoir/config.h"
+#include "reservoir/fault_gate.h"
+#include "reservoir/gfp.h"
+#include "reservoir/page_frame.h"
+#include "reservoir/zone.h"
+
+namespace reservoir {
+
+// Per-allocation facts the caller (slab, reserve wrappers, oracles) may want.
+struct PageAllocResult {
+  Pfn pfn = kNoPfn;
+  bool via_no_watermarks = false;  // succeeded only through NO_WATERMARKS
+  bool injected = false;           // failed because a fault was injected
+};
+
+struct PageAllocatorStats {
+  uint64_t alloc_ok = 0;
+  uint64_t alloc_fail = 0;
+  uint64_t alloc_no_watermarks = 0;  // successes that needed the reserve
+  uint64_t nofail_failed = 0;        // __GFP_NOFAIL requests we could not serve
+  uint64_t frees = 0;
+};
+
+class PageAllocator {
+ public:
+  explicit PageAllocator(const ModelConfig& config, FaultGate* gate);
+  ~PageAllocator();
+  PageAllocator(const PageAllocator&) = delete;
+  PageAllocator& operator=(const PageAllocator&) = delete;
+
+  // __alloc_pages(): fast attempt at LOW, slow attempt at MIN with the
+  // gfp relaxations, then NO_WATERMARKS for entitled callers. Returns kNoPfn
+  // on failure (never a report: out of memory is expected).
+  PageAllocResult AllocPages(int order, const AllocContext& ctx,
+                             const char* call_site);
+  // __free_pages(): misuse (not allocated, wrong order, foreign pfn) is
+  // reported as invalid-free or double-free.
+  // `expected_owner` is PageFrame::owner of the block (0 for plain pages,
+  // the slab layer passes its own marks).
+  void FreePages(Pfn pfn, int order, uint32_t expected_owner = 0);
+
+  // The strict reserve: total pages only NO_WATERMARKS may reach. Fails
+  // (returns false, nothing changed) when the zones cannot hold it now.
+  bool SetStrictReserve(uint64_t pages);
+  uint64_t strict_reserve() const { return strict_reserve_; }
+
+  void* PageAddress(Pfn pfn) const {
+    return arena_ + (static_cast<size_t>(pfn) << kPageShift);
+  }
+  // kNoPfn when `address` is outside the arena.
+  Pfn AddressToPfn(const void* address) const;
+  uint8_t* arena() const { return arena_; }
+  uint32_t nr_pages() const { return nr_pages_; }
+  int max_order() const { return max_order_; }
+  int nr_zones() const { return nr_zones_; }
+  const Zone& zone(int index) const { return zones_[index]; }
+  const PageFrame& frame(Pfn pfn) const { return frames_[pfn]; }
+  PageFrame& mutable_frame(Pfn pfn) { return frames_[pfn]; }
+  uint64_t free_pages() const;
+  // Live pages handed out from the strict reserve (tagged pfmemalloc).
+  uint64_t pfmemalloc_pages() const;
+  const PageAllocatorStats& stats() const { return stats_; }
+
+  // Back to the state right after construction, in time proportional to the
+  // max-order blocks touched since the last reset.
+  void Reset();
+
+  // Invariant checks. Cheap: counters and the zone an operation touched.
+  // Full: walks every touched block and free list.
+  void AuditCheapAfterAlloc(Pfn pfn, int order, bool entitled) const;
+  void AuditCheapZone(int zone_index) const;
+  void AuditFull() const;
+  // True when every page is free and merged and nothing is tagged.
+  bool IsPristine() const;
+  // One line describing why IsPristine() is false (for reports).
+  void DescribeNotPristine(char* buf, size_t size) const;
+
+  // Test-only corruption hooks for death tests.
+  void CorruptFreeCountForTesting(int zone_index, int64_t delta);
+  void CorruptFreeListForTesting(int zone_index, int order);
+  void SetTagForTesting(Pfn pfn);
+
+ private:
+  int ZoneOf(Pfn pfn) const { return frames_[pfn].zone; }
+  Pfn GetPageFromFreelist(int order, uint32_t alloc_flags,
+                          const AllocContext& ctx, int* zone_out);
+  Pfn RmqueueSmallest(Zone& zone, int order);
+  Pfn TakeUntouchedBlock(Zone& zone);
+  void Expand(Zone& zone, Pfn pfn, int low, int high);
+  void FreeOneBlock(Zone& zone, Pfn pfn, int order);
+  void ListAdd(Zone& zone, Pfn pfn, int order);
+  void ListDel(Zone& zone, Pfn pfn, int order);
+  void PrepNewPage(Pfn pfn, int order, const AllocContext& ctx,
+                   bool via_no_watermarks);
+  void ResetZone(Zone& zone);
+  bool InsideFreeBlock(Pfn pfn) const;
+  void AuditZoneFull(const Zone& zone) const;
+
+  FaultGate* gate_;
+  uint8_t* arena_ = nullptr;
+  PageFrame* frames_ = nullptr;
+  uint32_t nr_pages_ = 0;
+  int max_order_ = kMaxOrderLimit;
+  int nr_zones_ = 1;
+  Zone zones_[kMaxZones];
+  uint64_t strict_reserve_ = 0;
+  AuditLevel audit_ = AuditLevel::kCheap;
+  PageAllocatorStats stats_;
+  ModelConfig config_;
+};
+
+}  // namespace reservoir

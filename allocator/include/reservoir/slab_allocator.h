@@ -1,0 +1,139 @@
+// Layer 2: the SLUB-like slab allocator and kmalloc on top of the page
+// allocator (mm/slub.c, mm/slab_common.c).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "reservoir/config.h"
+#include "reservoir/fault_gate.h"
+#include "reservoir/kmem_cache.h"
+#include "reservoir/page_allocator.h"
+
+namespace reservoir {
+
+// kmalloc size classes: powers of two from 8 to 8192 plus 96 and 192.
+inline constexpr int kKmallocClasses = 13;
+inline constexpr uint32_t kKmallocMaxCacheSize = 8192;
+// Index 0..12 of the class for `size` (1..8192), -1 above.
+int KmallocIndex(size_t size);
+uint32_t KmallocClassSize(int index);
+
+// What one object allocation did, for the reserve wrappers and oracles.
+struct SlabAllocInfo {
+  Pfn slab = kNoPfn;        // the slab (or large kmalloc block) head
+  bool from_reserve = false;  // the object sits on reserve (pfmemalloc) memory
+  bool new_reserve_slab = false;  // a new reserve slab had to be made
+  bool injected = false;    // a fault was injected on the way
+};
+
+class SlabAllocator {
+ public:
+  SlabAllocator(const ModelConfig& config, PageAllocator* pages,
+                FaultGate* gate);
+  ~SlabAllocator();
+  SlabAllocator(const SlabAllocator&) = delete;
+  SlabAllocator& operator=(const SlabAllocator&) = delete;
+
+  // kmem_cache_create(): null when no slot is free or the shape is
+  // unusable (size 0, above kKmallocMaxCacheSize, align not a power of 2).
+  KmemCache* CacheCreate(const char* name, uint32_t size, uint32_t align);
+  // kmem_cache_destroy(): false (and nothing destroyed) while objects live.
+  bool CacheDestroy(KmemCache* cache);
+  // Null for an id that is not a live cache.
+  KmemCache* CacheById(uint16_t id);
+  const KmemCache* CacheById(uint16_t id) const;
+
+  // kmem_cache_alloc(): null on failure (never a report).
+  void* CacheAlloc(KmemCache* cache, const AllocContext& ctx,
+                   const char* call_site, SlabAllocInfo* info = nullptr);
+  // kmem_cache_free() on `cpu`: misuse is reported (invalid-free,
+  // double-free), including an object of another cache.
+  void CacheFree(KmemCache* cache, const void* object, uint16_t cpu = 0);
+
+  // kmalloc() / kfree() / ksize(). Sizes above 8192 go to the page
+  // allocator as one block. kmalloc(0) returns null.
+  void* Kmalloc(size_t size, const AllocContext& ctx, const char* call_site,
+                SlabAllocInfo* info = nullptr);
+  void Kfree(const void* object, uint16_t cpu = 0);
+  // The usable size; like KASAN, makes all of it addressable. Reports
+  // invalid-free style misuse for a pointer that is not a live object.
+  size_t Ksize(const void* object) const;
+  KmemCache* KmallocCache(int index) { return &caches_[index]; }
+
+  // kmem_cache_shrink(): flush every CPU slab and partial list and discard
+  // every empty slab.
+  void CacheShrink(KmemCache* cache);
+  void ShrinkAll();
+
+  // Back to right after construction: user caches gone, kmalloc caches
+  // empty. The page allocator is reset separately.
+  void Reset();
+
+  const Slab& slab(Pfn pfn) const { return slabs_[pfn]; }
+  uint64_t nr_slabs() const;
+  uint64_t live_objects() const;
+  SlabPolicy policy() const { return policy_; }
+  int nr_cpus() const { return nr_cpus_; }
+
+  // Audit. Cheap: the slab an operation touched. Full: every cache.
+  void AuditSlab(const KmemCache& cache, Pfn slab_pfn) const;
+  void AuditFull() const;
+
+  // Test-only corruption hooks for death tests.
+  void CorruptInuseForTesting(Pfn slab_pfn, int delta);
+  void TagSlabForTesting(Pfn slab_pfn);
+
+ private:
+  void InitCache(KmemCache* cache, uint16_t id, const char* name,
+                 uint32_t size, uint32_t align, bool is_kmalloc);
+  void* SlabAlloc(KmemCache* cache, const AllocContext& ctx,
+                  const char* call_site, size_t alloc_size,
+                  SlabAllocInfo* info);
+  void* SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
+                      bool reserve_ok, const char* call_site,
+                      size_t alloc_size, SlabAllocInfo* info);
+  void* TakeFromCpuFreelist(KmemCache* cache, int cpu, bool reserve_ok,
+                            const AllocContext& ctx, size_t alloc_size,
+                            SlabAllocInfo* info);
+  bool PfmemallocMatch(const Slab& slab, bool reserve_ok) const {
+    return !slab.pfmemalloc || reserve_ok;
+  }
+  Pfn NewSlab(KmemCache* cache, const AllocContext& ctx,
+              const char* call_site, SlabAllocInfo* info);
+  void LoadFreelist(KmemCache* cache, int cpu, Pfn slab_pfn);
+  Pfn GetPartialNode(KmemCache* cache, bool reserve_ok);
+  void DeactivateSlab(KmemCache* cache, int cpu);
+  void PlaceInactiveSlab(KmemCache* cache, Pfn slab_pfn);
+  void PutCpuPartial(KmemCache* cache, Pfn slab_pfn, int cpu);
+  void UnfreezePartials(KmemCache* cache, int cpu);
+  void DiscardSlab(KmemCache* cache, Pfn slab_pfn);
+  void SlabFreeObject(KmemCache* cache, Pfn slab_pfn, uint32_t index,
+                      void* object, int cpu);
+  // Finds the block head holding `object`; kNoPfn if none.
+  Pfn FindHead(const void* object) const;
+  // Validates a slab object pointer (reports misuse) and returns its slab.
+  Pfn LookupObject(const void* object, const char* api,
+                   uint32_t* index_out) const;
+  void FreeLarge(Pfn pfn, const void* object);
+  void ListAdd(Pfn* head, Pfn slab_pfn);
+  void ListDel(Pfn* head, Pfn slab_pfn);
+  void* ObjectAt(Pfn slab_pfn, uint32_t index, const KmemCache& cache) const;
+  int CpuIndex(uint16_t cpu) const { return cpu % nr_cpus_; }
+  void AuditCache(const KmemCache& cache) const;
+  void AuditList(const KmemCache& cache, Pfn head, SlabPlace place, int cpu,
+                 uint64_t expected, uint64_t* slabs, uint64_t* inuse) const;
+  uint32_t CountFreelist(const KmemCache& cache, Pfn slab_pfn,
+                         void* head) const;
+
+  PageAllocator* pages_;
+  FaultGate* gate_;
+  SlabPolicy policy_;
+  AuditLevel audit_;
+  int nr_cpus_;
+  int max_order_;
+  KmemCache caches_[kMaxCaches];
+  Slab* slabs_ = nullptr;  // indexed by head pfn; valid where PageSlab
+};
+
+}  // namespace reservoir

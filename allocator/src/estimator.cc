@@ -1,0 +1,108 @@
+// Estimators: demand -> strict reserve pages. The worst-case bound is
+// derived in docs/MODEL.md ("The estimator"); in short, for each slab
+// class the reserve must hold
+//   * the full slabs the live objects can fill: objects * r pages, where r
+//     is the larger pages-per-object ratio of the preferred and the
+//     fallback slab order, and
+//   * the slabs that can sit half-empty out of the allocating CPU's sight
+//     when it has to make a new one: the other CPUs' active slab and
+//     per-CPU partial slabs, plus the new slab itself:
+//     ((nr_cpus - 1) * (1 + cpu_partial_slabs) + 1) slabs of 2^order pages.
+#include "reservoir/estimator.h"
+
+#include <algorithm>
+
+#include "reservoir/slab_allocator.h"
+
+namespace reservoir {
+namespace {
+
+uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+int GetOrder(uint64_t bytes) {
+  int order = 0;
+  while ((kPageSize << order) < bytes) ++order;
+  return order;
+}
+
+uint64_t RoundUpPowerOfTwo(uint64_t x) {
+  uint64_t result = 1;
+  while (result < x) result <<= 1;
+  return result;
+}
+
+uint64_t HistoricalPages(EstimatorKind kind, uint64_t bytes) {
+  if (bytes == 0) return 0;
+  if (kind == EstimatorKind::kTwiceNPlusM) {
+    return CeilDiv(2 * bytes + kEstimatorSlackBytes, kPageSize);
+  }
+  return CeilDiv(RoundUpPowerOfTwo(bytes + kEstimatorSlackBytes), kPageSize);
+}
+
+// Slabs a class can have that hold no full share of live objects.
+uint64_t InvisibleSlabs(const SlabGeometry& g, int nr_cpus) {
+  return uint64_t(nr_cpus - 1) * (1 + g.cpu_partial_slabs) + 1;
+}
+
+// Pages per object of a full slab, as the fraction num/den, taking the worse
+// of the preferred and the fallback order.
+void PagesPerObject(const SlabGeometry& g, uint64_t* num, uint64_t* den) {
+  const uint64_t a_num = uint64_t{1} << g.order, a_den = g.objects;
+  const uint64_t b_num = uint64_t{1} << g.min_order, b_den = g.min_objects;
+  if (a_num * b_den >= b_num * a_den) {
+    *num = a_num;
+    *den = a_den;
+  } else {
+    *num = b_num;
+    *den = b_den;
+  }
+}
+
+}  // namespace
+
+uint64_t KmallocChargeBytes(uint64_t size) {
+  const int index = KmallocIndex(size);
+  if (index >= 0) return KmallocClassSize(index);
+  return kPageSize << GetOrder(size);
+}
+
+uint64_t EstimateCachePages(EstimatorKind kind, const SlabGeometry& geometry,
+                            uint64_t objects, int nr_cpus) {
+  if (objects == 0) return 0;
+  if (kind != EstimatorKind::kExact) {
+    return HistoricalPages(kind, objects * geometry.size);
+  }
+  uint64_t num = 0, den = 1;
+  PagesPerObject(geometry, &num, &den);
+  return objects * num / den +
+         InvisibleSlabs(geometry, nr_cpus) * (uint64_t{1} << geometry.order);
+}
+
+uint64_t EstimateKmallocPages(EstimatorKind kind, uint64_t bytes, int nr_cpus,
+                              int max_order) {
+  if (bytes == 0) return 0;
+  if (kind != EstimatorKind::kExact) return HistoricalPages(kind, bytes);
+  // The full-slab part: every byte in the class with the worst
+  // pages-per-byte ratio among the classes `bytes` can reach. Large
+  // kmalloc blocks cost exactly one page per 4096 charged bytes.
+  uint64_t worst_num = 1, worst_den = kPageSize;  // pages per byte
+  uint64_t invisible_pages = 0;
+  for (int i = 0; i < kKmallocClasses; ++i) {
+    const uint32_t size = KmallocClassSize(i);
+    if (size > bytes) break;
+    const SlabGeometry g = CalculateSlabGeometry(size, nr_cpus, max_order);
+    uint64_t num = 0, den = 1;
+    PagesPerObject(g, &num, &den);
+    den *= size;
+    if (num * worst_den > worst_num * den) {
+      worst_num = num;
+      worst_den = den;
+    }
+    // Every reachable class can keep slabs out of sight at once: a class
+    // is reached with one object, which may be freed again.
+    invisible_pages += InvisibleSlabs(g, nr_cpus) * (uint64_t{1} << g.order);
+  }
+  return bytes * worst_num / worst_den + invisible_pages;
+}
+
+}  // namespace reservoir

@@ -1,0 +1,118 @@
+// The model facade: plain allocation entry points, audit, pristine check
+// and reset. The reserve wrappers are in reserve_wrappers.cc.
+#include "reservoir/model.h"
+
+#include <cstdio>
+
+#include "reservoir/report.h"
+
+namespace reservoir {
+
+Model::Model(const ModelConfig& config)
+    : config_(config),
+      pages_(config, &gate_),
+      slab_(config, &pages_, &gate_),
+      reserves_(config, &pages_, &slab_, &gate_) {}
+
+void Model::AfterOperation() const {
+  if (config_.audit == AuditLevel::kFull) AuditFull();
+}
+
+Pfn Model::AllocPages(int order, const AllocContext& ctx) {
+  const PageAllocResult result = pages_.AllocPages(order, ctx, "alloc_pages");
+  if (result.via_no_watermarks) reserve_used_unaccounted_ = true;
+  AfterOperation();
+  return result.pfn;
+}
+
+void Model::FreePages(Pfn pfn, int order) {
+  pages_.FreePages(pfn, order);
+  AfterOperation();
+}
+
+KmemCache* Model::KmemCacheCreate(const char* name, uint32_t size,
+                                  uint32_t align) {
+  return slab_.CacheCreate(name, size, align);
+}
+
+bool Model::KmemCacheDestroy(KmemCache* cache) {
+  const bool destroyed = slab_.CacheDestroy(cache);
+  AfterOperation();
+  return destroyed;
+}
+
+void* Model::KmemCacheAlloc(KmemCache* cache, const AllocContext& ctx) {
+  SlabAllocInfo info;
+  void* object = slab_.CacheAlloc(cache, ctx, "kmem_cache_alloc", &info);
+  if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
+  AfterOperation();
+  return object;
+}
+
+void Model::KmemCacheFree(KmemCache* cache, const void* object, uint16_t cpu) {
+  slab_.CacheFree(cache, object, cpu);
+  AfterOperation();
+}
+
+void* Model::Kmalloc(size_t size, const AllocContext& ctx) {
+  SlabAllocInfo info;
+  void* object = slab_.Kmalloc(size, ctx, "kmalloc", &info);
+  if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
+  AfterOperation();
+  return object;
+}
+
+void Model::Kfree(const void* object, uint16_t cpu) {
+  slab_.Kfree(object, cpu);
+  AfterOperation();
+}
+
+void Model::AuditFull() const {
+  pages_.AuditFull();
+  slab_.AuditFull();
+  reserves_.AuditFull();
+}
+
+bool Model::IsPristine() {
+  slab_.ShrinkAll();
+  return slab_.live_objects() == 0 && pages_.IsPristine() &&
+         reserves_.AllUsageZero() && pages_.strict_reserve() == 0;
+}
+
+void Model::CheckPristine() {
+  AuditFull();
+  slab_.ShrinkAll();
+  if (slab_.live_objects() != 0) {
+    ReportBug(BugClass::kReserveLeak, "%llu slab objects are still live after "
+              "everything was freed",
+              static_cast<unsigned long long>(slab_.live_objects()));
+  }
+  for (ReserveId id = 0; id < kMaxReserves; ++id) {
+    const ReserveNode& node = reserves_.node(id);
+    if (node.live && node.usage != 0) {
+      ReportBug(BugClass::kReserveLeak, "reserve '%s' still has %llu bytes "
+                "charged after everything was freed", node.name,
+                static_cast<unsigned long long>(node.usage));
+    }
+  }
+  if (pages_.strict_reserve() != 0) {
+    ReportBug(BugClass::kReserveLeak, "the strict reserve still holds %llu "
+              "pages after every reserve was released",
+              static_cast<unsigned long long>(pages_.strict_reserve()));
+  }
+  if (!pages_.IsPristine()) {
+    char why[160];
+    pages_.DescribeNotPristine(why, sizeof(why));
+    ReportBug(BugClass::kReserveLeak, "after everything was freed, %s", why);
+  }
+}
+
+void Model::Reset() {
+  slab_.Reset();
+  reserves_.Reset();
+  pages_.Reset();
+  gate_.Reset();
+  reserve_used_unaccounted_ = false;
+}
+
+}  // namespace reservoir

@@ -1,0 +1,412 @@
+// The buddy allocator: __alloc_pages / __free_pages over a real arena.
+#include "reservoir/page_allocator.h"
+
+#include <sys/mman.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "reservoir/report.h"
+#include "sanitizer.h"
+
+namespace reservoir {
+
+PageAllocator::PageAllocator(const ModelConfig& config, FaultGate* gate)
+    : gate_(gate), config_(config) {
+  if (const char* problem = ValidateConfig(config)) {
+    std::fprintf(stderr, "reservoir: bad model config: %s\n", problem);
+    std::abort();
+  }
+  max_order_ = config.max_order;
+  audit_ = config.audit;
+  nr_pages_ = config.normal_pages + config.highmem_pages;
+  const size_t arena_bytes = static_cast<size_t>(nr_pages_) << kPageShift;
+  // Anonymous memory is faulted in lazily: an untouched arena costs nothing.
+  void* arena = mmap(nullptr, arena_bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (arena == MAP_FAILED) {
+    std::fprintf(stderr, "reservoir: cannot map a %zu-byte arena\n",
+                 arena_bytes);
+    std::abort();
+  }
+  arena_ = static_cast<uint8_t*>(arena);
+  frames_ = static_cast<PageFrame*>(
+      std::calloc(nr_pages_, sizeof(PageFrame)));
+  if (frames_ == nullptr) std::abort();
+
+  nr_zones_ = config.highmem_pages > 0 ? 2 : 1;
+  zones_[kZoneNormal].index = kZoneNormal;
+  zones_[kZoneNormal].start_pfn = 0;
+  zones_[kZoneNormal].managed_pages = config.normal_pages;
+  if (nr_zones_ == 2) {
+    zones_[kZoneHighmem].index = kZoneHighmem;
+    zones_[kZoneHighmem].start_pfn = config.normal_pages;
+    zones_[kZoneHighmem].managed_pages = config.highmem_pages;
+  }
+  for (int z = 0; z < nr_zones_; ++z) {
+    Zone& zone = zones_[z];
+    for (Pfn pfn = zone.start_pfn; pfn < zone.end_pfn(); ++pfn) {
+      frames_[pfn] = PageFrame{};
+      frames_[pfn].zone = static_cast<uint8_t>(z);
+    }
+    ResetZone(zone);
+  }
+  SetupZoneWatermarks(zones_, nr_zones_, config.min_free_kbytes,
+                      config.watermark_scale_factor,
+                      config.lowmem_reserve_ratio);
+  PoisonMemory(arena_, arena_bytes);
+}
+
+PageAllocator::~PageAllocator() {
+  UnpoisonForAllocator(arena_, static_cast<size_t>(nr_pages_) << kPageShift);
+  munmap(arena_, static_cast<size_t>(nr_pages_) << kPageShift);
+  std::free(frames_);
+}
+
+Pfn PageAllocator::AddressToPfn(const void* address) const {
+  const uint8_t* p = static_cast<const uint8_t*>(address);
+  if (p < arena_ || p >= arena_ + (static_cast<size_t>(nr_pages_) << kPageShift))
+    return kNoPfn;
+  return static_cast<Pfn>((p - arena_) >> kPageShift);
+}
+
+uint64_t PageAllocator::free_pages() const {
+  uint64_t total = 0;
+  for (int z = 0; z < nr_zones_; ++z) total += zones_[z].free_pages;
+  return total;
+}
+
+uint64_t PageAllocator::pfmemalloc_pages() const {
+  uint64_t total = 0;
+  for (int z = 0; z < nr_zones_; ++z) total += zones_[z].pfmemalloc_pages;
+  return total;
+}
+
+// ---------------------------------------------------------------------------
+// Free lists.
+
+void PageAllocator::ListAdd(Zone& zone, Pfn pfn, int order) {
+  PageFrame& frame = frames_[pfn];
+  frame.flags = kPageBuddy;
+  frame.order = static_cast<uint8_t>(order);
+  frame.owner = 0;
+  FreeArea& area = zone.free_area[order];
+  frame.prev = kNoPfn;
+  frame.next = area.head;
+  if (area.head != kNoPfn) frames_[area.head].prev = pfn;
+  area.head = pfn;
+  ++area.nr_free;
+}
+
+void PageAllocator::ListDel(Zone& zone, Pfn pfn, int order) {
+  PageFrame& frame = frames_[pfn];
+  FreeArea& area = zone.free_area[order];
+  if (frame.prev != kNoPfn) frames_[frame.prev].next = frame.next;
+  else area.head = frame.next;
+  if (frame.next != kNoPfn) frames_[frame.next].prev = frame.prev;
+  frame.next = frame.prev = kNoPfn;
+  frame.flags &= static_cast<uint8_t>(~kPageBuddy);
+  --area.nr_free;
+}
+
+Pfn PageAllocator::TakeUntouchedBlock(Zone& zone) {
+  const Pfn pfn = zone.untouched_pfn;
+  zone.untouched_pfn += 1u << max_order_;
+  --zone.free_area[max_order_].nr_free;
+  return pfn;
+}
+
+// __rmqueue_smallest(): the smallest free block that fits, split down.
+Pfn PageAllocator::RmqueueSmallest(Zone& zone, int order) {
+  for (int current = order; current <= max_order_; ++current) {
+    FreeArea& area = zone.free_area[current];
+    Pfn pfn = area.head;
+    if (pfn != kNoPfn) {
+      ListDel(zone, pfn, current);
+    } else if (current == max_order_ && zone.untouched_pfn < zone.end_pfn()) {
+      pfn = TakeUntouchedBlock(zone);
+    } else {
+      continue;
+    }
+    Expand(zone, pfn, order, current);
+    zone.free_pages -= uint64_t{1} << order;
+    return pfn;
+  }
+  return kNoPfn;
+}
+
+// expand(): keep the lower half, give the upper halves back.
+void PageAllocator::Expand(Zone& zone, Pfn pfn, int low, int high) {
+  uint32_t size = 1u << high;
+  while (high > low) {
+    --high;
+    size >>= 1;
+    ListAdd(zone, pfn + size, high);
+  }
+}
+
+// __free_one_page(): merge with the buddy while it is a free block of the
+// same order in the same zone.
+void PageAllocator::FreeOneBlock(Zone& zone, Pfn pfn, int order) {
+  while (order < max_order_) {
+#if defined(RESERVOIR_PLANT_wrong_buddy)
+    // PLANT(wrong_buddy): the buddy is taken one block too far.
+    const Pfn buddy = pfn + (2u << order);
+#else
+    const Pfn buddy = pfn ^ (1u << order);
+#endif
+    if (!zone.Contains(buddy)) break;
+    const PageFrame& candidate = frames_[buddy];
+    if (!(candidate.flags & kPageBuddy) || candidate.order != order) break;
+    ListDel(zone, buddy, order);
+    frames_[buddy].flags = 0;
+    pfn &= ~(1u << order);
+    ++order;
+  }
+  ListAdd(zone, pfn, order);
+}
+
+// ---------------------------------------------------------------------------
+// Allocation.
+
+Pfn PageAllocator::GetPageFromFreelist(int order, uint32_t alloc_flags,
+                                       const AllocContext& ctx,
+                                       int* zone_out) {
+  // The zonelist: HIGHMEM first when the request may use it, then NORMAL.
+  const bool highmem_ok = (ctx.gfp & kGfpHighmem) && nr_zones_ == 2;
+  const int classzone = highmem_ok ? kZoneHighmem : kZoneNormal;
+  for (int z = classzone; z >= 0; --z) {
+    Zone& zone = zones_[z];
+    if (!(alloc_flags & kAllocNoWatermarks)) {
+      const uint64_t mark = zone.watermark[alloc_flags & kAllocWmarkMask];
+      if (!ZoneWatermarkOk(zone, order, mark, classzone, alloc_flags,
+                           max_order_)) {
+        continue;
+      }
+    }
+    const Pfn pfn = RmqueueSmallest(zone, order);
+    if (pfn != kNoPfn) {
+      *zone_out = z;
+      return pfn;
+    }
+  }
+  return kNoPfn;
+}
+
+PageAllocResult PageAllocator::AllocPages(int order, const AllocContext& ctx,
+                                          const char* call_site) {
+  PageAllocResult result;
+  if (order < 0 || order > max_order_) {
+    ++stats_.alloc_fail;
+    return result;
+  }
+  FaultCall call;
+  call.site = FaultSite::kPageAlloc;
+  call.gfp = ctx.gfp;
+  call.order = order;
+  call.size = kPageSize << order;
+  call.call_site = call_site;
+  if (gate_->ShouldFail(call)) {
+    result.injected = true;
+    ++stats_.alloc_fail;
+    return result;
+  }
+
+  int zone = 0;
+  // Fast path: the low watermark, no relaxation.
+  Pfn pfn = GetPageFromFreelist(order, kAllocWmarkLow, ctx, &zone);
+  const ReserveAccess access = GfpReserveAccess(ctx);
+  if (pfn == kNoPfn) {
+    // Slow path (gfp_to_alloc_flags): the min watermark, relaxed for
+    // __GFP_HIGH, further for non-blocking high-priority requests, and for
+    // OOM victims. The model has no reclaim or compaction to retry with.
+    uint32_t flags = kAllocWmarkMin;
+    if (ctx.gfp & kGfpHigh) flags |= kAllocHigh;
+    if (!(ctx.gfp & kGfpDirectReclaim) && !(ctx.gfp & kGfpNoMemalloc))
+      flags |= kAllocNonBlock;
+    if (access == ReserveAccess::kOom) flags |= kAllocOom;
+    pfn = GetPageFromFreelist(order, flags, ctx, &zone);
+  }
+  bool via_no_watermarks = false;
+  if (pfn == kNoPfn && access == ReserveAccess::kNoWatermarks) {
+    pfn = GetPageFromFreelist(order, kAllocNoWatermarks, ctx, &zone);
+    via_no_watermarks = pfn != kNoPfn;
+  }
+  if (pfn == kNoPfn && (ctx.gfp & kGfpNoFail)) {
+    // The kernel would loop forever with ALLOC_MIN_RESERVE; the model
+    // tries that once and then admits failure (counted, not reported).
+    pfn = GetPageFromFreelist(order, kAllocWmarkMin | kAllocHigh, ctx, &zone);
+    if (pfn == kNoPfn) ++stats_.nofail_failed;
+  }
+  if (pfn == kNoPfn) {
+    ++stats_.alloc_fail;
+    return result;
+  }
+  PrepNewPage(pfn, order, ctx, via_no_watermarks);
+  ++stats_.alloc_ok;
+  if (via_no_watermarks) ++stats_.alloc_no_watermarks;
+  result.pfn = pfn;
+  result.via_no_watermarks = via_no_watermarks;
+  if (audit_ != AuditLevel::kOff) {
+    AuditCheapAfterAlloc(pfn, order, IsEntitled(ctx));
+    if (audit_ == AuditLevel::kFull) AuditFull();
+  }
+  return result;
+}
+
+// prep_new_page(): the head records order, owner and the reserve tag.
+void PageAllocator::PrepNewPage(Pfn pfn, int order, const AllocContext& ctx,
+                                bool via_no_watermarks) {
+  PageFrame& head = frames_[pfn];
+  uint8_t flags = kPageHead;
+  if (IsEntitled(ctx)) flags |= kPageEntitledOwner;
+  if (via_no_watermarks) flags |= kPageViaNoWatermarks;
+  // The tag: set exactly when only NO_WATERMARKS could serve the request.
+#if defined(RESERVOIR_PLANT_pfmemalloc_every_entitled)
+  // PLANT(pfmemalloc_every_entitled): tag every entitled caller's page
+  // (the bug fixed by "mm: only set page->pfmemalloc when
+  // ALLOC_NO_WATERMARKS was used").
+  if (IsEntitled(ctx)) flags |= kPagePfmemalloc;
+#else
+  if (via_no_watermarks) flags |= kPagePfmemalloc;
+#endif
+#if defined(RESERVOIR_PLANT_stale_pfmemalloc)
+  // PLANT(stale_pfmemalloc): a reused page keeps the tag it had when it was
+  // freed (the compaction-capture bug).
+  flags |= head.reserved & kPagePfmemalloc;
+#endif
+  head.flags = flags;
+  head.order = static_cast<uint8_t>(order);
+  head.owner = 0;
+  head.next = head.prev = kNoPfn;
+  if (flags & kPagePfmemalloc) {
+    zones_[head.zone].pfmemalloc_pages += uint64_t{1} << order;
+  }
+  void* address = PageAddress(pfn);
+  const size_t bytes = static_cast<size_t>(kPageSize) << order;
+  UnpoisonForCaller(address, bytes, /*zeroed=*/false);
+  if (ctx.gfp & kGfpZero) std::memset(address, 0, bytes);
+}
+
+// ---------------------------------------------------------------------------
+// Free.
+
+bool PageAllocator::InsideFreeBlock(Pfn pfn) const {
+  for (int order = 0; order <= max_order_; ++order) {
+    const Pfn head = pfn & ~((1u << order) - 1);
+    const PageFrame& frame = frames_[head];
+    if ((frame.flags & kPageBuddy) && frame.order >= order) return true;
+  }
+  const Zone& zone = zones_[frames_[pfn].zone];
+  return pfn >= zone.untouched_pfn;
+}
+
+void PageAllocator::FreePages(Pfn pfn, int order, uint32_t expected_owner) {
+  if (pfn >= nr_pages_) {
+    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u outside the arena "
+              "(%u pages)", pfn, nr_pages_);
+  }
+  PageFrame& head = frames_[pfn];
+  if (!(head.flags & kPageHead)) {
+    if (InsideFreeBlock(pfn)) {
+      ReportBug(BugClass::kDoubleFree, "free_pages of pfn %u order %d: the "
+                "page is already free", pfn, order);
+    }
+    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u order %d: not the "
+              "head of an allocated block", pfn, order);
+  }
+  if (head.order != order) {
+    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u with order %d, "
+              "but it was allocated with order %d", pfn, order, head.order);
+  }
+  if (head.owner != expected_owner || (head.flags & kPageSlab)) {
+    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u order %d: the block "
+              "belongs to %s", pfn, order,
+              (head.flags & kPageSlab) ? "a slab" : "kmalloc");
+  }
+  Zone& zone = zones_[head.zone];
+  if (head.flags & kPagePfmemalloc) {
+    zone.pfmemalloc_pages -= uint64_t{1} << order;
+  }
+  // `reserved` remembers the last tag only for the stale_pfmemalloc plant.
+  head.reserved = head.flags & kPagePfmemalloc;
+  head.flags = 0;
+  head.owner = 0;
+  PoisonMemory(PageAddress(pfn), static_cast<size_t>(kPageSize) << order);
+  FreeOneBlock(zone, pfn, order);
+  zone.free_pages += uint64_t{1} << order;
+  ++stats_.frees;
+  if (audit_ != AuditLevel::kOff) {
+    AuditCheapZone(head.zone);
+    if (audit_ == AuditLevel::kFull) AuditFull();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The strict reserve.
+
+bool PageAllocator::SetStrictReserve(uint64_t pages) {
+  // The whole reserve is held in ZONE_NORMAL: the reserve's users
+  // (kmalloc, slab, network buffers) cannot use highmem.
+  Zone& zone = zones_[kZoneNormal];
+  if (pages > zone.pages_emerg) {
+    // The zone must be able to hold it right now, above its min watermark:
+    // the model has no reclaim to make room.
+    if (zone.free_pages < zone.watermark[kAllocWmarkMin] + pages) return false;
+  }
+  zone.pages_emerg = pages;
+  strict_reserve_ = pages;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Reset.
+
+void PageAllocator::ResetZone(Zone& zone) {
+  // Only the touched prefix has non-pristine metadata.
+  for (Pfn pfn = zone.start_pfn; pfn < zone.untouched_pfn; ++pfn) {
+    PageFrame& frame = frames_[pfn];
+    const uint8_t zone_index = frame.zone;
+    frame = PageFrame{};
+    frame.zone = zone_index;
+  }
+  if (zone.untouched_pfn > zone.start_pfn) {
+    PoisonMemory(PageAddress(zone.start_pfn),
+                 static_cast<size_t>(zone.untouched_pfn - zone.start_pfn)
+                     << kPageShift);
+  }
+  for (int order = 0; order <= kMaxOrderLimit; ++order) {
+    zone.free_area[order] = FreeArea{};
+  }
+  zone.free_area[max_order_].nr_free = zone.managed_pages >> max_order_;
+  zone.free_pages = zone.managed_pages;
+  zone.untouched_pfn = zone.start_pfn;
+  zone.pages_emerg = 0;
+  zone.pfmemalloc_pages = 0;
+}
+
+void PageAllocator::Reset() {
+  for (int z = 0; z < nr_zones_; ++z) ResetZone(zones_[z]);
+  strict_reserve_ = 0;
+  stats_ = PageAllocatorStats{};
+}
+
+// ---------------------------------------------------------------------------
+// Test-only corruption.
+
+void PageAllocator::CorruptFreeCountForTesting(int zone_index, int64_t delta) {
+  zones_[zone_index].free_pages += delta;
+}
+
+void PageAllocator::CorruptFreeListForTesting(int zone_index, int order) {
+  ++zones_[zone_index].free_area[order].nr_free;
+}
+
+void PageAllocator::SetTagForTesting(Pfn pfn) {
+  frames_[pfn].flags |= kPagePfmemalloc;
+  zones_[frames_[pfn].zone].pfmemalloc_pages += uint64_t{1}
+                                                << frames_[pfn].order;
+}
+
+}  // namespace reservoir

@@ -1,0 +1,313 @@
+// The reserve tree: sizing (set), charging, and moving subtrees.
+#include "reservoir/reserve_tree.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "reservoir/estimator.h"
+#include "reservoir/page_allocator.h"
+#include "reservoir/report.h"
+#include "reservoir/slab_allocator.h"
+
+namespace reservoir {
+
+const char* ReserveKindName(ReserveKind kind) {
+  switch (kind) {
+    case ReserveKind::kGroup: return "group";
+    case ReserveKind::kPages: return "pages";
+    case ReserveKind::kKmalloc: return "kmalloc";
+    case ReserveKind::kCache: return "cache";
+  }
+  return "unknown";
+}
+
+const char* ReserveStatusName(ReserveStatus status) {
+  switch (status) {
+    case ReserveStatus::kOk: return "ok";
+    case ReserveStatus::kNoMemory: return "no-memory";
+    case ReserveStatus::kOverLimit: return "over-limit";
+    case ReserveStatus::kInvalid: return "invalid";
+    case ReserveStatus::kInjected: return "injected";
+    case ReserveStatus::kNoSlot: return "no-slot";
+  }
+  return "unknown";
+}
+
+ReserveTree::ReserveTree(const ModelConfig& config, PageAllocator* pages,
+                         SlabAllocator* slab, FaultGate* gate)
+    : pages_(pages),
+      slab_(slab),
+      gate_(gate),
+      estimator_(config.estimator),
+      audit_(config.audit),
+      nr_cpus_(config.nr_cpus),
+      max_order_(config.max_order) {
+  Reset();
+}
+
+void ReserveTree::Reset() {
+  for (ReserveNode& node : nodes_) node = ReserveNode{};
+  ReserveNode& root = nodes_[kRootReserve];
+  std::strncpy(root.name, "root", kReserveNameSize - 1);
+  root.live = true;
+}
+
+ReserveId ReserveTree::TopOf(ReserveId id) const {
+  while (nodes_[id].parent != kNoReserve) id = nodes_[id].parent;
+  return id;
+}
+
+bool ReserveTree::IsAncestor(ReserveId ancestor, ReserveId id) const {
+  for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
+    if (at == ancestor) return true;
+  }
+  return false;
+}
+
+ReserveId ReserveTree::Create(const char* name, ReserveId parent) {
+  if (parent != kNoReserve && !IsLive(parent)) return kNoReserve;
+  for (ReserveId id = 1; id < kMaxReserves; ++id) {
+    ReserveNode& node = nodes_[id];
+    if (node.live) continue;
+    node = ReserveNode{};
+    std::strncpy(node.name, name, kReserveNameSize - 1);
+    node.live = true;
+    if (parent != kNoReserve) {
+      node.parent = parent;
+      node.next_sibling = nodes_[parent].first_child;
+      nodes_[parent].first_child = id;
+    }
+    return id;
+  }
+  return kNoReserve;
+}
+
+ReserveStatus ReserveTree::Destroy(ReserveId id) {
+  if (!IsLive(id) || id == kRootReserve) return ReserveStatus::kInvalid;
+  const ReserveNode& node = nodes_[id];
+  if (node.first_child != kNoReserve || node.usage != 0 || node.pages != 0 ||
+      node.limit != 0) {
+    return ReserveStatus::kInvalid;
+  }
+  if (node.parent != kNoReserve) {
+    const ReserveStatus status = Disconnect(id);
+    if (status != ReserveStatus::kOk) return status;
+  }
+  nodes_[id] = ReserveNode{};
+  return ReserveStatus::kOk;
+}
+
+void ReserveTree::AddAlongPath(ReserveId from, int64_t pages, int64_t limit,
+                               int64_t usage) {
+  for (ReserveId at = from; at != kNoReserve; at = nodes_[at].parent) {
+    ReserveNode& node = nodes_[at];
+    node.pages += pages;
+    node.limit += limit;
+    node.usage += usage;
+  }
+}
+
+ReserveStatus ReserveTree::ApplyStrictReserveDelta(ReserveId top,
+                                                   int64_t pages_delta) {
+  if (top != kRootReserve || pages_delta == 0) return ReserveStatus::kOk;
+  const uint64_t wanted = nodes_[kRootReserve].pages + pages_delta;
+  if (!pages_->SetStrictReserve(wanted)) return ReserveStatus::kNoMemory;
+  return ReserveStatus::kOk;
+}
+
+ReserveStatus ReserveTree::SetOwnDemand(ReserveId id, ReserveKind kind,
+                                        uint64_t demand, uint16_t cache_id,
+                                        uint64_t own_pages, uint64_t own_limit,
+                                        uint64_t set_size) {
+  if (!IsLive(id)) return ReserveStatus::kInvalid;
+  ReserveNode& node = nodes_[id];
+  FaultCall call;
+  call.site = FaultSite::kReserveSet;
+  call.size = set_size;
+  call.reserve = node.name;
+  call.call_site = "mem_reserve_set";
+  if (gate_->ShouldFail(call)) return ReserveStatus::kInjected;
+
+  const int64_t pages_delta =
+      static_cast<int64_t>(own_pages) - static_cast<int64_t>(node.own_pages);
+  const int64_t limit_delta =
+      static_cast<int64_t>(own_limit) - static_cast<int64_t>(node.own_limit);
+  // Shrinking may not leave anyone charged above its limit.
+  if (node.own_usage > own_limit) return ReserveStatus::kOverLimit;
+  for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
+    const ReserveNode& a = nodes_[at];
+    if (static_cast<int64_t>(a.limit) + limit_delta <
+        static_cast<int64_t>(a.usage)) {
+      return ReserveStatus::kOverLimit;
+    }
+  }
+  // The allocator first: if it cannot hold the new reserve, nothing moved.
+  const ReserveStatus status = ApplyStrictReserveDelta(TopOf(id), pages_delta);
+  if (status != ReserveStatus::kOk) return status;
+  node.kind = demand == 0 ? ReserveKind::kGroup : kind;
+  node.demand = demand;
+  node.cache_id = cache_id;
+  node.own_pages = own_pages;
+  node.own_limit = own_limit;
+  AddAlongPath(id, pages_delta, limit_delta, 0);
+  AuditPath(id);
+  return ReserveStatus::kOk;
+}
+
+ReserveStatus ReserveTree::PagesSet(ReserveId id, uint64_t pages) {
+  if (pages > pages_->nr_pages()) return ReserveStatus::kNoMemory;
+  return SetOwnDemand(id, ReserveKind::kPages, pages, 0, pages,
+                      pages * kPageSize, pages * kPageSize);
+}
+
+ReserveStatus ReserveTree::KmallocSet(ReserveId id, uint64_t bytes) {
+  if (bytes > (uint64_t{pages_->nr_pages()} << kPageShift))
+    return ReserveStatus::kNoMemory;
+  const uint64_t pages =
+      EstimateKmallocPages(estimator_, bytes, nr_cpus_, max_order_);
+  return SetOwnDemand(id, ReserveKind::kKmalloc, bytes, 0, pages, bytes,
+                      bytes);
+}
+
+ReserveStatus ReserveTree::CacheSet(ReserveId id, const KmemCache* cache,
+                                    uint64_t objects) {
+  if (cache == nullptr || !cache->live) return ReserveStatus::kInvalid;
+  const uint64_t bytes = objects * cache->size;
+  if (bytes > (uint64_t{pages_->nr_pages()} << kPageShift))
+    return ReserveStatus::kNoMemory;
+  const SlabGeometry geometry =
+      CalculateSlabGeometry(cache->size, nr_cpus_, max_order_);
+  const uint64_t pages =
+      EstimateCachePages(estimator_, geometry, objects, nr_cpus_);
+  return SetOwnDemand(id, ReserveKind::kCache, objects, cache->id, pages,
+                      bytes, bytes);
+}
+
+// page_counter_try_charge(): charge every level on the way up; on a
+// refusal, undo the levels already charged and name the refuser.
+ChargeResult ReserveTree::TryCharge(ReserveId id, uint64_t bytes,
+                                    const char* call_site) {
+  ChargeResult result;
+  if (!IsLive(id)) {
+    result.status = ReserveStatus::kInvalid;
+    return result;
+  }
+  FaultCall call;
+  call.site = FaultSite::kReserveCharge;
+  call.size = bytes;
+  call.reserve = nodes_[id].name;
+  call.call_site = call_site;
+  if (gate_->ShouldFail(call)) {
+    result.status = ReserveStatus::kInjected;
+    result.refused_by = id;
+    return result;
+  }
+  // The node's own charges must fit its own limit (a group holds nothing
+  // itself); every level's total must fit its total limit. While every
+  // node keeps the first rule the second cannot fail, but it is what
+  // guards the tree if a node's numbers were ever wrong.
+  ReserveId at = id;
+  if (nodes_[id].own_usage + bytes <= nodes_[id].own_limit) {
+    for (; at != kNoReserve; at = nodes_[at].parent) {
+      ReserveNode& node = nodes_[at];
+      if (node.usage + bytes > node.limit) break;
+      node.usage += bytes;
+    }
+  }
+  if (at != kNoReserve) {
+    for (ReserveId undo = id; undo != at; undo = nodes_[undo].parent) {
+      nodes_[undo].usage -= bytes;
+    }
+    result.status = ReserveStatus::kOverLimit;
+    result.refused_by = at;
+    return result;
+  }
+  nodes_[id].own_usage += bytes;
+  AuditPath(id);
+  return result;
+}
+
+void ReserveTree::Uncharge(ReserveId id, uint64_t bytes) {
+  if (!IsLive(id)) {
+    ReportBug(BugClass::kAccountingImbalance, "uncharge of %llu bytes from "
+              "reserve #%u which does not exist",
+              static_cast<unsigned long long>(bytes), id);
+  }
+  ReserveNode& node = nodes_[id];
+  if (node.own_usage < bytes) {
+    ReportBug(BugClass::kAccountingImbalance, "uncharge of %llu bytes from "
+              "reserve '%s' which has only %llu bytes charged",
+              static_cast<unsigned long long>(bytes), node.name,
+              static_cast<unsigned long long>(node.own_usage));
+  }
+  node.own_usage -= bytes;
+  for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
+    if (nodes_[at].usage < bytes) {
+      ReportBug(BugClass::kAccountingImbalance, "uncharge of %llu bytes "
+                "from '%s' drives ancestor '%s' below zero (usage %llu)",
+                static_cast<unsigned long long>(bytes), node.name,
+                nodes_[at].name,
+                static_cast<unsigned long long>(nodes_[at].usage));
+    }
+    nodes_[at].usage -= bytes;
+  }
+  AuditPath(id);
+}
+
+ReserveStatus ReserveTree::Connect(ReserveId child, ReserveId parent) {
+  if (!IsLive(child) || !IsLive(parent) || child == kRootReserve)
+    return ReserveStatus::kInvalid;
+  ReserveNode& node = nodes_[child];
+  if (node.parent != kNoReserve) return ReserveStatus::kInvalid;
+  if (IsAncestor(child, parent)) return ReserveStatus::kInvalid;  // a cycle
+  const ReserveStatus status =
+      ApplyStrictReserveDelta(TopOf(parent), static_cast<int64_t>(node.pages));
+  if (status != ReserveStatus::kOk) return status;
+  node.parent = parent;
+  node.next_sibling = nodes_[parent].first_child;
+  nodes_[parent].first_child = child;
+#if defined(RESERVOIR_PLANT_connect_drops_usage)
+  // PLANT(connect_drops_usage): the moved subtree's usage is not carried
+  // to its new ancestors.
+  AddAlongPath(parent, node.pages, node.limit, 0);
+#else
+  AddAlongPath(parent, node.pages, node.limit, node.usage);
+#endif
+  AuditPath(child);
+  return ReserveStatus::kOk;
+}
+
+ReserveStatus ReserveTree::Disconnect(ReserveId child) {
+  if (!IsLive(child) || child == kRootReserve) return ReserveStatus::kInvalid;
+  ReserveNode& node = nodes_[child];
+  const ReserveId parent = node.parent;
+  if (parent == kNoReserve) return ReserveStatus::kInvalid;
+  const ReserveId top = TopOf(parent);
+  AddAlongPath(parent, -static_cast<int64_t>(node.pages),
+               -static_cast<int64_t>(node.limit),
+               -static_cast<int64_t>(node.usage));
+  if (top == kRootReserve && node.pages != 0) {
+    // Shrinking the strict reserve always succeeds.
+    pages_->SetStrictReserve(nodes_[kRootReserve].pages);
+  }
+  ReserveId* link = &nodes_[parent].first_child;
+  while (*link != child) link = &nodes_[*link].next_sibling;
+  *link = node.next_sibling;
+  node.parent = kNoReserve;
+  node.next_sibling = kNoReserve;
+  AuditPath(parent);
+  return ReserveStatus::kOk;
+}
+
+bool ReserveTree::AllUsageZero() const {
+  for (const ReserveNode& node : nodes_) {
+    if (node.live && node.usage != 0) return false;
+  }
+  return true;
+}
+
+void ReserveTree::CorruptUsageForTesting(ReserveId id, int64_t delta) {
+  nodes_[id].usage += delta;
+}
+
+}  // namespace reservoir

@@ -1,0 +1,162 @@
+// The reserve wrappers (kmalloc_reserve and friends from the seed patches):
+// try the normal allocation without touching reserves; on failure, if the
+// caller is entitled and its reserve accepts the charge, allocate from the
+// reserve and remember the charge so the free undoes exactly that.
+#include "reservoir/estimator.h"
+#include "reservoir/model.h"
+#include "reservoir/report.h"
+
+namespace reservoir {
+namespace {
+
+AllocContext WithoutReserves(const AllocContext& ctx) {
+  AllocContext normal = ctx;
+  normal.gfp |= kGfpNoMemalloc | kGfpNoWarn;
+  return normal;
+}
+
+#if defined(RESERVOIR_PLANT_uncharge_ksize)
+uint64_t RoundUpPowerOfTwo(uint64_t x) {
+  uint64_t result = 1;
+  while (result < x) result <<= 1;
+  return result;
+}
+#endif
+
+}  // namespace
+
+template <typename Allocate>
+void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
+                              const char* what, uint64_t size,
+                              bool min_order_zero, Allocate allocate) {
+  const ChargeResult charged = reserves_.TryCharge(grant->node, charge, what);
+  grant->charge_status = charged.status;
+  if (charged.status != ReserveStatus::kOk) return;
+  const uint64_t injected_before = gate_.injected_total();
+  if (allocate()) {
+    grant->charged = charge;
+    grant->emergency = true;
+    return;
+  }
+  reserves_.Uncharge(grant->node, charge);
+  // The guarantee: a user within its declared reserve never fails, unless
+  // a fault was injected, reserve memory was used outside the wrappers, or
+  // the request needs a contiguous block that fragmentation may deny.
+  const ReserveNode& node = reserves_.node(grant->node);
+  const bool backed = reserves_.TopOf(grant->node) == kRootReserve;
+  if (gate_.injected_total() == injected_before && !reserve_used_unaccounted_ &&
+      min_order_zero && backed) {
+    ReportBug(BugClass::kGuaranteeViolation, "%s(%llu) failed for reserve "
+              "'%s' within its limit (usage %llu + %llu <= limit %llu); "
+              "strict reserve %llu pages, %llu reserve pages in use, "
+              "estimator %s", what, static_cast<unsigned long long>(size),
+              node.name, static_cast<unsigned long long>(node.usage),
+              static_cast<unsigned long long>(charge),
+              static_cast<unsigned long long>(node.limit),
+              static_cast<unsigned long long>(pages_.strict_reserve()),
+              static_cast<unsigned long long>(pages_.pfmemalloc_pages()),
+              EstimatorKindName(config_.estimator));
+  }
+}
+
+ReserveGrant Model::KmallocReserve(size_t size, const AllocContext& ctx,
+                                   ReserveId node) {
+  ReserveGrant grant;
+  grant.node = node;
+  grant.object = slab_.Kmalloc(size, WithoutReserves(ctx), "kmalloc_reserve");
+  if (grant.object == nullptr && IsEntitled(ctx) && size != 0) {
+#if defined(RESERVOIR_PLANT_uncharge_ksize)
+    // PLANT(uncharge_ksize): charge roundup_pow_of_two(size) as the seed
+    // patch did; the free uncharges ksize(), which differs for 96 and 192.
+    const uint64_t charge = size <= kKmallocMaxCacheSize
+                                ? RoundUpPowerOfTwo(size)
+                                : KmallocChargeBytes(size);
+#else
+    const uint64_t charge = KmallocChargeBytes(size);
+#endif
+    const int index = KmallocIndex(size);
+    const bool min_order_zero = index >= 0 && KmallocClassSize(index) <= kPageSize &&
+                                reserves_.IsLive(node) &&
+                                reserves_.node(node).kind == ReserveKind::kKmalloc;
+    AllocateEmergency(&grant, charge, "kmalloc_reserve", size, min_order_zero,
+                      [&] {
+                        grant.object = slab_.Kmalloc(size, ctx, "kmalloc_reserve");
+                        return grant.object != nullptr;
+                      });
+  }
+  AfterOperation();
+  return grant;
+}
+
+void Model::KfreeReserve(const ReserveGrant& grant, uint16_t cpu) {
+#if defined(RESERVOIR_PLANT_uncharge_ksize)
+  const uint64_t uncharge = grant.emergency ? slab_.Ksize(grant.object) : 0;
+#else
+  const uint64_t uncharge = grant.charged;
+#endif
+  slab_.Kfree(grant.object, cpu);
+  if (grant.emergency) reserves_.Uncharge(grant.node, uncharge);
+  AfterOperation();
+}
+
+ReserveGrant Model::KmemCacheAllocReserve(KmemCache* cache,
+                                          const AllocContext& ctx,
+                                          ReserveId node) {
+  ReserveGrant grant;
+  grant.node = node;
+  if (cache == nullptr || !cache->live) return grant;
+  grant.object = slab_.CacheAlloc(cache, WithoutReserves(ctx),
+                                  "kmem_cache_alloc_reserve");
+  if (grant.object == nullptr && IsEntitled(ctx)) {
+    const bool min_order_zero =
+        cache->min_order == 0 && reserves_.IsLive(node) &&
+        reserves_.node(node).kind == ReserveKind::kCache &&
+        reserves_.node(node).cache_id == cache->id;
+    AllocateEmergency(&grant, cache->size, "kmem_cache_alloc_reserve",
+                      cache->object_size, min_order_zero, [&] {
+                        grant.object = slab_.CacheAlloc(
+                            cache, ctx, "kmem_cache_alloc_reserve");
+                        return grant.object != nullptr;
+                      });
+  }
+  AfterOperation();
+  return grant;
+}
+
+void Model::KmemCacheFreeReserve(KmemCache* cache, const ReserveGrant& grant,
+                                 uint16_t cpu) {
+  slab_.CacheFree(cache, grant.object, cpu);
+  if (grant.emergency) reserves_.Uncharge(grant.node, grant.charged);
+  AfterOperation();
+}
+
+ReserveGrant Model::AllocPagesReserve(int order, const AllocContext& ctx,
+                                      ReserveId node) {
+  ReserveGrant grant;
+  grant.node = node;
+  grant.order = order;
+  grant.pfn = pages_.AllocPages(order, WithoutReserves(ctx),
+                                "alloc_pages_reserve").pfn;
+  if (grant.pfn == kNoPfn && IsEntitled(ctx) && order >= 0 &&
+      order <= pages_.max_order()) {
+    const bool min_order_zero = order == 0 && reserves_.IsLive(node) &&
+                                reserves_.node(node).kind == ReserveKind::kPages;
+    AllocateEmergency(&grant, kPageSize << order, "alloc_pages_reserve",
+                      kPageSize << order, min_order_zero, [&] {
+                        grant.pfn = pages_.AllocPages(order, ctx,
+                                                      "alloc_pages_reserve").pfn;
+                        return grant.pfn != kNoPfn;
+                      });
+  }
+  if (grant.pfn != kNoPfn) grant.object = pages_.PageAddress(grant.pfn);
+  AfterOperation();
+  return grant;
+}
+
+void Model::FreePagesReserve(const ReserveGrant& grant) {
+  pages_.FreePages(grant.pfn, grant.order);
+  if (grant.emergency) reserves_.Uncharge(grant.node, grant.charged);
+  AfterOperation();
+}
+
+}  // namespace reservoir

@@ -1,0 +1,296 @@
+// Caches, kmalloc, object lookup and reset of the slab layer.
+#include "reservoir/slab_allocator.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "reservoir/report.h"
+#include "sanitizer.h"
+
+namespace reservoir {
+namespace {
+
+constexpr uint32_t kKmallocSizes[kKmallocClasses] = {
+    8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+constexpr uint32_t kMinAlign = 8;  // ARCH_KMALLOC_MINALIGN; the free pointer
+
+}  // namespace
+
+int KmallocIndex(size_t size) {
+  if (size == 0 || size > kKmallocMaxCacheSize) return -1;
+  // The 96 and 192 classes sit between 64/128 and 128/256.
+  for (int i = 0; i < kKmallocClasses; ++i) {
+    if (size <= kKmallocSizes[i]) return i;
+  }
+  return -1;
+}
+
+uint32_t KmallocClassSize(int index) { return kKmallocSizes[index]; }
+
+SlabAllocator::SlabAllocator(const ModelConfig& config, PageAllocator* pages,
+                             FaultGate* gate)
+    : pages_(pages),
+      gate_(gate),
+      policy_(config.slab_policy),
+      audit_(config.audit),
+      nr_cpus_(config.nr_cpus),
+      max_order_(config.max_order) {
+  // Indexed by head pfn; anonymous zeroed memory, touched only where slabs
+  // are made.
+  slabs_ = static_cast<Slab*>(std::calloc(pages->nr_pages(), sizeof(Slab)));
+  if (slabs_ == nullptr) std::abort();
+  Reset();
+}
+
+SlabAllocator::~SlabAllocator() { std::free(slabs_); }
+
+void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
+                              uint32_t size, uint32_t align, bool is_kmalloc) {
+  *cache = KmemCache{};
+  std::strncpy(cache->name, name, kCacheNameSize - 1);
+  cache->id = id;
+  cache->live = true;
+  cache->is_kmalloc = is_kmalloc;
+  cache->object_size = size;
+  cache->align = align < kMinAlign ? kMinAlign : align;
+  cache->size = (size + cache->align - 1) & ~(cache->align - 1);
+  const SlabGeometry g = CalculateSlabGeometry(cache->size, nr_cpus_,
+                                               max_order_);
+  cache->order = g.order;
+  cache->min_order = g.min_order;
+  cache->objects = g.objects;
+  cache->min_objects = g.min_objects;
+  cache->cpu_partial_slabs = g.cpu_partial_slabs;
+  cache->min_partial = g.min_partial;
+}
+
+void SlabAllocator::Reset() {
+  for (int i = 0; i < kMaxCaches; ++i) caches_[i] = KmemCache{};
+  for (int i = 0; i < kKmallocClasses; ++i) {
+    char name[kCacheNameSize];
+    std::snprintf(name, sizeof(name), "kmalloc-%u", kKmallocSizes[i]);
+    InitCache(&caches_[i], static_cast<uint16_t>(i), name, kKmallocSizes[i],
+              kMinAlign, /*is_kmalloc=*/true);
+  }
+}
+
+KmemCache* SlabAllocator::CacheCreate(const char* name, uint32_t size,
+                                      uint32_t align) {
+  if (size == 0 || size > kKmallocMaxCacheSize) return nullptr;
+  if (align != 0 && (align & (align - 1)) != 0) return nullptr;
+  if (align > kPageSize) return nullptr;
+  // A cache whose slot does not fit the largest slab order is unusable.
+  const uint32_t slot = (size + (align < kMinAlign ? kMinAlign : align) - 1) &
+                        ~((align < kMinAlign ? kMinAlign : align) - 1);
+  if ((kPageSize << max_order_) < slot) return nullptr;
+  for (int i = kKmallocClasses; i < kMaxCaches; ++i) {
+    if (!caches_[i].live) {
+      InitCache(&caches_[i], static_cast<uint16_t>(i), name, size, align,
+                /*is_kmalloc=*/false);
+      return &caches_[i];
+    }
+  }
+  return nullptr;
+}
+
+bool SlabAllocator::CacheDestroy(KmemCache* cache) {
+  if (cache == nullptr || !cache->live || cache->is_kmalloc) return false;
+  if (cache->live_objects != 0) return false;
+  CacheShrink(cache);
+  if (cache->nr_slabs != 0) {
+    ReportBug(BugClass::kSlabCorruption, "cache %s has no live objects but "
+              "%llu slabs remain after shrinking", cache->name,
+              static_cast<unsigned long long>(cache->nr_slabs));
+  }
+  *cache = KmemCache{};
+  return true;
+}
+
+KmemCache* SlabAllocator::CacheById(uint16_t id) {
+  if (id >= kMaxCaches || !caches_[id].live) return nullptr;
+  return &caches_[id];
+}
+
+const KmemCache* SlabAllocator::CacheById(uint16_t id) const {
+  if (id >= kMaxCaches || !caches_[id].live) return nullptr;
+  return &caches_[id];
+}
+
+uint64_t SlabAllocator::nr_slabs() const {
+  uint64_t total = 0;
+  for (const KmemCache& cache : caches_) total += cache.nr_slabs;
+  return total;
+}
+
+uint64_t SlabAllocator::live_objects() const {
+  uint64_t total = 0;
+  for (const KmemCache& cache : caches_) total += cache.live_objects;
+  return total;
+}
+
+void* SlabAllocator::ObjectAt(Pfn slab_pfn, uint32_t index,
+                              const KmemCache& cache) const {
+  return static_cast<uint8_t*>(pages_->PageAddress(slab_pfn)) +
+         static_cast<size_t>(index) * cache.size;
+}
+
+// ---------------------------------------------------------------------------
+// kmalloc.
+
+void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
+                                const char* call_site, SlabAllocInfo* info) {
+  SlabAllocInfo local;
+  if (info == nullptr) info = &local;
+  *info = SlabAllocInfo{};
+  if (cache == nullptr || !cache->live) return nullptr;
+  return SlabAlloc(cache, ctx, call_site, cache->object_size, info);
+}
+
+void* SlabAllocator::Kmalloc(size_t size, const AllocContext& ctx,
+                             const char* call_site, SlabAllocInfo* info) {
+  SlabAllocInfo local;
+  if (info == nullptr) info = &local;
+  *info = SlabAllocInfo{};
+  if (size == 0) return nullptr;
+  const int index = KmallocIndex(size);
+  if (index >= 0) return SlabAlloc(&caches_[index], ctx, call_site, size, info);
+
+  // kmalloc_large(): straight to the page allocator.
+  int order = 0;
+  while ((kPageSize << order) < size) ++order;
+  if (order > max_order_) return nullptr;
+  const PageAllocResult result = pages_->AllocPages(order, ctx, call_site);
+  info->injected = result.injected;
+  if (result.pfn == kNoPfn) return nullptr;
+  pages_->mutable_frame(result.pfn).owner = kLargeKmallocOwner;
+  info->slab = result.pfn;
+  info->from_reserve = pages_->frame(result.pfn).flags & kPagePfmemalloc;
+  void* object = pages_->PageAddress(result.pfn);
+  // Like KASAN: the bytes past the request stay unaddressable.
+  PoisonMemory(static_cast<uint8_t*>(object) + size,
+               (kPageSize << order) - size);
+  return object;
+}
+
+Pfn SlabAllocator::FindHead(const void* object) const {
+  const Pfn pfn = pages_->AddressToPfn(object);
+  if (pfn == kNoPfn) return kNoPfn;
+  for (int order = 0; order <= max_order_; ++order) {
+    const Pfn head = pfn & ~((1u << order) - 1);
+    const PageFrame& frame = pages_->frame(head);
+    if ((frame.flags & kPageHead) && frame.order >= order) return head;
+  }
+  return kNoPfn;
+}
+
+Pfn SlabAllocator::LookupObject(const void* object, const char* api,
+                                uint32_t* index_out) const {
+  const Pfn head = FindHead(object);
+  if (head == kNoPfn) {
+    if (pages_->AddressToPfn(object) == kNoPfn) {
+      ReportBug(BugClass::kInvalidFree, "%s(%p): not a model address", api,
+                object);
+    }
+    ReportBug(BugClass::kDoubleFree, "%s(%p): the memory is not allocated "
+              "(freed already, or never handed out)", api, object);
+  }
+  const PageFrame& frame = pages_->frame(head);
+  if (!(frame.flags & kPageSlab)) return head;  // the caller handles it
+  const KmemCache& cache = caches_[frame.owner - 1];
+  const Slab& slab = slabs_[head];
+  const size_t offset = static_cast<const uint8_t*>(object) -
+                        static_cast<const uint8_t*>(pages_->PageAddress(head));
+  if (offset % cache.size != 0 || offset / cache.size >= slab.objects) {
+    ReportBug(BugClass::kInvalidFree, "%s(%p): interior pointer into %s "
+              "(offset %zu, object size %u)", api, object, cache.name, offset,
+              cache.size);
+  }
+  const uint32_t index = static_cast<uint32_t>(offset / cache.size);
+  if (!(slab.in_use_map[index / 64] & (uint64_t{1} << (index % 64)))) {
+    ReportBug(BugClass::kDoubleFree, "%s(%p): object %u of a %s slab is "
+              "already free", api, object, index, cache.name);
+  }
+  *index_out = index;
+  return head;
+}
+
+void SlabAllocator::FreeLarge(Pfn pfn, const void* object) {
+  const PageFrame& frame = pages_->frame(pfn);
+  if (frame.owner != kLargeKmallocOwner) {
+    ReportBug(BugClass::kInvalidFree, "kfree(%p): the block at pfn %u came "
+              "from alloc_pages, not kmalloc", object, pfn);
+  }
+  if (object != pages_->PageAddress(pfn)) {
+    ReportBug(BugClass::kInvalidFree, "kfree(%p): interior pointer into a "
+              "large kmalloc block at pfn %u", object, pfn);
+  }
+  pages_->FreePages(pfn, frame.order, kLargeKmallocOwner);
+}
+
+void SlabAllocator::Kfree(const void* object, uint16_t cpu) {
+  if (object == nullptr) return;
+  uint32_t index = 0;
+  const Pfn head = LookupObject(object, "kfree", &index);
+  const PageFrame& frame = pages_->frame(head);
+  if (!(frame.flags & kPageSlab)) {
+    FreeLarge(head, object);
+    return;
+  }
+  KmemCache* cache = &caches_[frame.owner - 1];
+  SlabFreeObject(cache, head, index, const_cast<void*>(object),
+                 CpuIndex(cpu));
+}
+
+void SlabAllocator::CacheFree(KmemCache* cache, const void* object,
+                              uint16_t cpu) {
+  if (object == nullptr) return;
+  uint32_t index = 0;
+  const Pfn head = LookupObject(object, "kmem_cache_free", &index);
+  const PageFrame& frame = pages_->frame(head);
+  if (!(frame.flags & kPageSlab)) {
+    ReportBug(BugClass::kInvalidFree, "kmem_cache_free(%s, %p): not a slab "
+              "object", cache ? cache->name : "null", object);
+  }
+  if (cache == nullptr || frame.owner != uint32_t{cache->id} + 1u) {
+    ReportBug(BugClass::kInvalidFree, "kmem_cache_free(%s, %p): the object "
+              "belongs to cache %s", cache ? cache->name : "null", object,
+              caches_[frame.owner - 1].name);
+  }
+  SlabFreeObject(cache, head, index, const_cast<void*>(object),
+                 CpuIndex(cpu));
+}
+
+size_t SlabAllocator::Ksize(const void* object) const {
+  if (object == nullptr) return 0;
+  uint32_t index = 0;
+  const Pfn head = LookupObject(object, "ksize", &index);
+  const PageFrame& frame = pages_->frame(head);
+  size_t size;
+  if (frame.flags & kPageSlab) {
+    size = caches_[frame.owner - 1].object_size;
+  } else {
+    size = static_cast<size_t>(kPageSize) << frame.order;
+  }
+  // ksize() promises the whole size is usable, so it becomes addressable.
+  UnpoisonForAllocator(const_cast<void*>(object), size);
+  return size;
+}
+
+void SlabAllocator::ShrinkAll() {
+  for (KmemCache& cache : caches_) {
+    if (cache.live) CacheShrink(&cache);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Test-only corruption.
+
+void SlabAllocator::CorruptInuseForTesting(Pfn slab_pfn, int delta) {
+  slabs_[slab_pfn].inuse = static_cast<uint16_t>(slabs_[slab_pfn].inuse + delta);
+}
+
+void SlabAllocator::TagSlabForTesting(Pfn slab_pfn) {
+  slabs_[slab_pfn].pfmemalloc = true;
+}
+
+}  // namespace reservoir

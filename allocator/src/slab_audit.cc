@@ -1,0 +1,168 @@
+// The slab layer's invariants: in-use counts, acyclic free lists, every
+// slab on exactly one list, and the reserve tag matching its page.
+#include "free_pointer.h"
+#include "reservoir/report.h"
+#include "reservoir/slab_allocator.h"
+
+namespace reservoir {
+namespace {
+
+int Popcount(const Slab& slab) {
+  int total = 0;
+  for (uint64_t word : slab.in_use_map) total += __builtin_popcountll(word);
+  return total;
+}
+
+}  // namespace
+
+void SlabAllocator::AuditSlab(const KmemCache& cache, Pfn slab_pfn) const {
+  const Slab& slab = slabs_[slab_pfn];
+  const PageFrame& head = pages_->frame(slab_pfn);
+  if (!(head.flags & kPageSlab) || head.owner != uint32_t{cache.id} + 1u ||
+      slab.cache_id != cache.id) {
+    ReportBug(BugClass::kSlabCorruption, "slab pfn %u of cache %s is not "
+              "marked as that cache's slab", slab_pfn, cache.name);
+  }
+  if (slab.inuse > slab.objects || Popcount(slab) != slab.inuse) {
+    ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: inuse %u but "
+              "%d objects are handed out (of %u)", cache.name, slab_pfn,
+              slab.inuse, Popcount(slab), slab.objects);
+  }
+  if (slab.pfmemalloc != static_cast<bool>(head.flags & kPagePfmemalloc)) {
+    ReportBug(BugClass::kStalePfmemalloc, "cache %s slab pfn %u: slab tag %d "
+              "but page tag %d", cache.name, slab_pfn, slab.pfmemalloc,
+              (head.flags & kPagePfmemalloc) != 0);
+  }
+  if (slab.place == SlabPlace::kCpuActive &&
+      cache.cpu[slab.cpu].slab != slab_pfn) {
+    ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u claims to be "
+              "CPU %u's active slab but is not", cache.name, slab_pfn,
+              slab.cpu);
+  }
+}
+
+uint32_t SlabAllocator::CountFreelist(const KmemCache& cache, Pfn slab_pfn,
+                                      void* head) const {
+  const Slab& slab = slabs_[slab_pfn];
+  uint32_t count = 0;
+  for (void* object = head; object != nullptr;
+       object = GetFreePointer(object)) {
+    const size_t offset =
+        static_cast<uint8_t*>(object) -
+        static_cast<uint8_t*>(pages_->PageAddress(slab_pfn));
+    if (offset % cache.size != 0 || offset / cache.size >= slab.objects) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: free list "
+                "entry %p is not an object of the slab", cache.name, slab_pfn,
+                object);
+    }
+    const uint32_t index = static_cast<uint32_t>(offset / cache.size);
+    if (slab.in_use_map[index / 64] & (uint64_t{1} << (index % 64))) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: object %u "
+                "is on the free list but in use", cache.name, slab_pfn, index);
+    }
+    if (++count > slab.objects) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: the free "
+                "list is cyclic", cache.name, slab_pfn);
+    }
+  }
+  return count;
+}
+
+void SlabAllocator::AuditList(const KmemCache& cache, Pfn head,
+                              SlabPlace place, int cpu, uint64_t expected,
+                              uint64_t* slabs, uint64_t* inuse) const {
+  uint64_t count = 0;
+  Pfn prev = kNoPfn;
+  for (Pfn pfn = head; pfn != kNoPfn; pfn = slabs_[pfn].next) {
+    const Slab& slab = slabs_[pfn];
+    if (slab.place != place || (cpu >= 0 && slab.cpu != cpu) ||
+        slab.prev != prev) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s: slab pfn %u on the %s "
+                "list says it is %s (cpu %u)", cache.name, pfn,
+                SlabPlaceName(place), SlabPlaceName(slab.place), slab.cpu);
+    }
+    AuditSlab(cache, pfn);
+    const uint32_t free_objects = CountFreelist(cache, pfn, slab.freelist);
+    if (free_objects + slab.inuse != slab.objects) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: %u in use "
+                "+ %u free != %u objects", cache.name, pfn, slab.inuse,
+                free_objects, slab.objects);
+    }
+    if (place == SlabPlace::kFull && slab.inuse != slab.objects) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u is on the "
+                "full list with %u of %u in use", cache.name, pfn, slab.inuse,
+                slab.objects);
+    }
+    if (++count > expected + 1 || count > pages_->nr_pages()) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s: the %s list is longer "
+                "than its count %llu", cache.name, SlabPlaceName(place),
+                static_cast<unsigned long long>(expected));
+    }
+    *inuse += slab.inuse;
+    prev = pfn;
+  }
+  if (count != expected) {
+    ReportBug(BugClass::kSlabCorruption, "cache %s: the %s list has %llu "
+              "slabs but its count says %llu", cache.name,
+              SlabPlaceName(place), static_cast<unsigned long long>(count),
+              static_cast<unsigned long long>(expected));
+  }
+  *slabs += count;
+}
+
+void SlabAllocator::AuditCache(const KmemCache& cache) const {
+  uint64_t slabs = 0;
+  uint64_t inuse = 0;
+  AuditList(cache, cache.node_partial, SlabPlace::kNodePartial, -1,
+            cache.nr_node_partial, &slabs, &inuse);
+  AuditList(cache, cache.full, SlabPlace::kFull, -1, cache.nr_full, &slabs,
+            &inuse);
+  for (int cpu = 0; cpu < nr_cpus_; ++cpu) {
+    const KmemCacheCpu& c = cache.cpu[cpu];
+    AuditList(cache, c.partial, SlabPlace::kCpuPartial, cpu, c.nr_partial,
+              &slabs, &inuse);
+    if (c.slab == kNoPfn) {
+      if (c.freelist != nullptr) {
+        ReportBug(BugClass::kSlabCorruption, "cache %s: CPU %d has a "
+                  "freelist but no active slab", cache.name, cpu);
+      }
+      continue;
+    }
+    const Slab& slab = slabs_[c.slab];
+    if (slab.place != SlabPlace::kCpuActive || slab.cpu != cpu) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s: CPU %d's active slab "
+                "pfn %u says it is %s", cache.name, cpu, c.slab,
+                SlabPlaceName(slab.place));
+    }
+    AuditSlab(cache, c.slab);
+    const uint32_t free_objects = CountFreelist(cache, c.slab, c.freelist) +
+                                  CountFreelist(cache, c.slab, slab.freelist);
+    if (free_objects + slab.inuse != slab.objects) {
+      ReportBug(BugClass::kSlabCorruption, "cache %s active slab pfn %u: %u "
+                "in use + %u free != %u objects", cache.name, c.slab,
+                slab.inuse, free_objects, slab.objects);
+    }
+    ++slabs;
+    inuse += slab.inuse;
+  }
+  if (slabs != cache.nr_slabs) {
+    ReportBug(BugClass::kSlabCorruption, "cache %s: %llu slabs on lists but "
+              "nr_slabs says %llu (a slab is on no list, or on two)",
+              cache.name, static_cast<unsigned long long>(slabs),
+              static_cast<unsigned long long>(cache.nr_slabs));
+  }
+  if (inuse != cache.live_objects) {
+    ReportBug(BugClass::kSlabCorruption, "cache %s: slabs hold %llu objects "
+              "but the cache counts %llu", cache.name,
+              static_cast<unsigned long long>(inuse),
+              static_cast<unsigned long long>(cache.live_objects));
+  }
+}
+
+void SlabAllocator::AuditFull() const {
+  for (const KmemCache& cache : caches_) {
+    if (cache.live) AuditCache(cache);
+  }
+}
+
+}  // namespace reservoir
