@@ -20,9 +20,9 @@ FaultCause DecideByAttr(const FaultAttrConfig& config, FaultAttrState& state,
     if (state.count % config.interval != 0) return FaultCause::kNone;
   }
   const bool drawn =
-      input_mode ? input != nullptr && input->NextDecision(call)
-                 : config.probability.Fails(
-                       state.random.Below(Probability::kScale));
+      input_mode
+          ? input != nullptr && input->NextDecision(call)
+          : config.probability.Fails(state.random.Below(Probability::kScale));
   if (!drawn) return FaultCause::kNone;
   if (!CallSiteMayFail(config, call.call_site)) return FaultCause::kNone;
   return input_mode ? FaultCause::kInput : FaultCause::kRandom;
@@ -32,8 +32,10 @@ FaultCause DecideByAttr(const FaultAttrConfig& config, FaultAttrState& state,
 
 const char* DecisionModeName(DecisionMode mode) {
   switch (mode) {
-    case DecisionMode::kRandom: return "random";
-    case DecisionMode::kInput: return "input";
+    case DecisionMode::kRandom:
+      return "random";
+    case DecisionMode::kInput:
+      return "input";
   }
   return "unknown";
 }
@@ -46,10 +48,14 @@ std::optional<DecisionMode> ParseDecisionMode(std::string_view name) {
 
 const char* FaultCauseName(FaultCause cause) {
   switch (cause) {
-    case FaultCause::kNone: return "none";
-    case FaultCause::kFailNth: return "fail-nth";
-    case FaultCause::kRandom: return "random";
-    case FaultCause::kInput: return "input";
+    case FaultCause::kNone:
+      return "none";
+    case FaultCause::kFailNth:
+      return "fail-nth";
+    case FaultCause::kRandom:
+      return "random";
+    case FaultCause::kInput:
+      return "input";
   }
   return "unknown";
 }

@@ -17,7 +17,9 @@ constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 constexpr int64_t kI64Max = std::numeric_limits<int64_t>::max();
 
 // Bit per SiteKind: which sites a knob belongs to.
-constexpr unsigned KindBit(SiteKind kind) { return 1u << static_cast<int>(kind); }
+constexpr unsigned KindBit(SiteKind kind) {
+  return 1u << static_cast<int>(kind);
+}
 constexpr unsigned kEveryKind = KindBit(SiteKind::kPage) |
                                 KindBit(SiteKind::kSlab) |
                                 KindBit(SiteKind::kReserve);
@@ -60,8 +62,8 @@ absl::Status ParseIntInto(std::string_view value, int min, int max, int* out) {
 absl::Status ParseModeInto(std::string_view value, DecisionMode* out) {
   std::optional<DecisionMode> mode = ParseDecisionMode(value);
   if (!mode) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(value), " is not a mode (random, input)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(value), " is not a mode (random, input)"));
   }
   *out = *mode;
   return absl::OkStatus();
@@ -81,12 +83,16 @@ const SiteKnob kSiteKnobs[] = {
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseUnsigned(v, 0, kU64Max, &c.attr.interval);
      },
-     [](FaultSite, const SiteConfig& c) { return absl::StrCat(c.attr.interval); }},
+     [](FaultSite, const SiteConfig& c) {
+       return absl::StrCat(c.attr.interval);
+     }},
     {"probability", kEveryKind, true,
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseProbabilityInto(v, &c.attr.probability);
      },
-     [](FaultSite, const SiteConfig& c) { return c.attr.probability.ToString(); }},
+     [](FaultSite, const SiteConfig& c) {
+       return c.attr.probability.ToString();
+     }},
     {"space", kEveryKind, true,
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseUnsigned(v, 0, kU64Max, &c.attr.space);
@@ -101,7 +107,9 @@ const SiteKnob kSiteKnobs[] = {
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseIntInto(v, 0, kMaxVerbose, &c.attr.verbose);
      },
-     [](FaultSite, const SiteConfig& c) { return absl::StrCat(c.attr.verbose); }},
+     [](FaultSite, const SiteConfig& c) {
+       return absl::StrCat(c.attr.verbose);
+     }},
     {"mode", kEveryKind, false,
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseModeInto(v, &c.attr.mode);
@@ -113,18 +121,25 @@ const SiteKnob kSiteKnobs[] = {
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseNamesInto(v, &c.attr.require_callers);
      },
-     [](FaultSite, const SiteConfig& c) { return c.attr.require_callers.ToString(); }},
+     [](FaultSite, const SiteConfig& c) {
+       return c.attr.require_callers.ToString();
+     }},
     {"reject-caller", kEveryKind, false,
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseNamesInto(v, &c.attr.reject_callers);
      },
-     [](FaultSite, const SiteConfig& c) { return c.attr.reject_callers.ToString(); }},
+     [](FaultSite, const SiteConfig& c) {
+       return c.attr.reject_callers.ToString();
+     }},
     {"min-order", KindBit(SiteKind::kPage), false,
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseIntInto(v, 0, kMaxOrderLimit, &c.page_alloc.min_order);
      },
-     [](FaultSite, const SiteConfig& c) { return absl::StrCat(c.page_alloc.min_order); }},
-    {"ignore-gfp-wait", KindBit(SiteKind::kPage) | KindBit(SiteKind::kSlab), false,
+     [](FaultSite, const SiteConfig& c) {
+       return absl::StrCat(c.page_alloc.min_order);
+     }},
+    {"ignore-gfp-wait", KindBit(SiteKind::kPage) | KindBit(SiteKind::kSlab),
+     false,
      [](FaultSite site, std::string_view v, SiteConfig& c) {
        return ParseBoolInto(v, &IgnoreGfpWaitOf(site, c));
      },
@@ -142,7 +157,9 @@ const SiteKnob kSiteKnobs[] = {
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseNamesInto(v, &c.slab.cache_filter);
      },
-     [](FaultSite, const SiteConfig& c) { return c.slab.cache_filter.ToString(); }},
+     [](FaultSite, const SiteConfig& c) {
+       return c.slab.cache_filter.ToString();
+     }},
     {"reserve-filter", KindBit(SiteKind::kReserve), false,
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseNamesInto(v, &c.reserve.reserve_filter);
@@ -165,7 +182,8 @@ const SiteKnob* FindKnob(std::string_view name) {
 
 std::string SiteNameList() {
   std::vector<std::string> names;
-  for (int i = 0; i < kFaultSiteCount; ++i) names.push_back(SiteConfigName(SiteAt(i)));
+  for (int i = 0; i < kFaultSiteCount; ++i)
+    names.push_back(SiteConfigName(SiteAt(i)));
   return absl::StrJoin(names, ", ");
 }
 
@@ -185,8 +203,8 @@ std::string KnobNameList(FaultSite site) {
 
 absl::Status WithKey(std::string_view key, const absl::Status& status) {
   if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(absl::CHexEscape(ToAbsl(key)), ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(absl::CHexEscape(ToAbsl(key)),
+                                                  ": ", status.message()));
 }
 
 // "<interval>,<probability>,<space>,<times>", as setup_fault_attr() reads it
@@ -219,9 +237,9 @@ absl::Status ApplySiteKnob(FaultSite site, std::string_view knob_name,
                            std::string_view value, SiteConfig& config) {
   const SiteKnob* knob = FindKnob(knob_name);
   if (knob == nullptr || !KnobApplies(*knob, site)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown knob of ", SiteConfigName(site), " (knobs: ",
-        KnobNameList(site), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown knob of ", SiteConfigName(site),
+                     " (knobs: ", KnobNameList(site), ")"));
   }
   return knob->parse(site, value, config);
 }
@@ -252,17 +270,19 @@ absl::Status ApplyEntryInPlace(std::string_view key, std::string_view value,
     if (dot == std::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
           quoted_key, ": unknown key (keys: seed, fail-nth, ",
-          GenericKnobNameList(), ", <site>, <site>.<knob>; sites: ",
-          SiteNameList(), ")"));
+          GenericKnobNameList(),
+          ", <site>, <site>.<knob>; sites: ", SiteNameList(), ")"));
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(site_name), ": unknown site (sites: ", SiteNameList(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(site_name),
+                     ": unknown site (sites: ", SiteNameList(), ")"));
   }
   SiteConfig& site_config = config.site(*site);
   if (dot == std::string_view::npos) {
     return WithKey(key, ApplyBootForm(*site, value, site_config));
   }
-  return WithKey(key, ApplySiteKnob(*site, key.substr(dot + 1), value, site_config));
+  return WithKey(key,
+                 ApplySiteKnob(*site, key.substr(dot + 1), value, site_config));
 }
 
 }  // namespace
@@ -310,7 +330,8 @@ absl::StatusOr<FaultConfig> ParseFaultConfig(std::string_view text) {
 }
 
 std::string FormatFaultConfig(const FaultConfig& config) {
-  std::string line = absl::StrCat("seed=", config.seed, ";fail-nth=", config.fail_nth);
+  std::string line =
+      absl::StrCat("seed=", config.seed, ";fail-nth=", config.fail_nth);
   const SiteConfig defaults;
   for (int i = 0; i < kFaultSiteCount; ++i) {
     const FaultSite site = SiteAt(i);

@@ -5,8 +5,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "text_value.h"
 #include "reservoir/injectors/fault_config_syntax.h"
+#include "text_value.h"
 
 namespace reservoir::injectors {
 namespace {
@@ -17,7 +17,8 @@ constexpr std::string_view kOurPrefix = "--fault";
 
 absl::Status Prefixed(std::string_view where, const absl::Status& status) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(ToAbsl(where), ": ", status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat(ToAbsl(where), ": ", status.message()));
 }
 
 }  // namespace
@@ -41,7 +42,8 @@ absl::StatusOr<std::vector<char*>> ConsumeFaultFlags(int argc, char** argv,
       remaining.push_back(argv[i]);
       continue;
     }
-    const std::string where = absl::CHexEscape(ToAbsl(arg.substr(0, arg.find('='))));
+    const std::string where =
+        absl::CHexEscape(ToAbsl(arg.substr(0, arg.find('='))));
     absl::Status status;
     if (arg.starts_with(kLinePrefix)) {
       status = ApplyFaultConfig(arg.substr(kLinePrefix.size()), &updated);
@@ -61,12 +63,13 @@ absl::StatusOr<std::vector<char*>> ConsumeFaultFlags(int argc, char** argv,
   return remaining;
 }
 
-absl::StatusOr<FaultConfig> LoadFaultConfig(int argc, char** argv,
-                                            std::vector<char*>* remaining_args) {
+absl::StatusOr<FaultConfig> LoadFaultConfig(
+    int argc, char** argv, std::vector<char*>* remaining_args) {
   FaultConfig config;
   absl::Status status = ApplyFaultConfigFromEnvironment(&config);
   if (!status.ok()) return status;
-  absl::StatusOr<std::vector<char*>> rest = ConsumeFaultFlags(argc, argv, &config);
+  absl::StatusOr<std::vector<char*>> rest =
+      ConsumeFaultFlags(argc, argv, &config);
   if (!rest.ok()) return rest.status();
   if (remaining_args != nullptr) *remaining_args = *std::move(rest);
   return config;

@@ -63,7 +63,9 @@ void FaultInjector::SetSeed(uint64_t seed) {
   Reset();
 }
 
-std::string FaultInjector::ConfigLine() const { return FormatFaultConfig(config_); }
+std::string FaultInjector::ConfigLine() const {
+  return FormatFaultConfig(config_);
+}
 
 void FaultInjector::Reset() {
   for (int i = 0; i < kFaultSiteCount; ++i) {
@@ -90,7 +92,8 @@ __attribute__((noinline)) void FaultInjector::PrintInjectionNotice(
   attr.probability.Format(probability);
   std::fprintf(verbose_output_,
                "FAULT_INJECTION: forcing a failure.\n"
-               "site %s, mode %s, interval %" PRIu64 ", probability %s,"
+               "site %s, mode %s, interval %" PRIu64
+               ", probability %s,"
                " space %" PRIu64 " left, times %" PRId64 " left\n",
                SiteConfigName(site), DecisionModeName(attr.mode), attr.interval,
                probability, state.space, state.times);

@@ -23,7 +23,8 @@ const char* OrDash(const char* name) { return name[0] == '\0' ? "-" : name; }
 
 void PrintFaultLogEntry(FILE* out, const FaultLogEntry& entry) {
   std::fprintf(out,
-               "%s call %" PRIu64 " (context call %" PRIu64 ", %s): order=%d"
+               "%s call %" PRIu64 " (context call %" PRIu64
+               ", %s): order=%d"
                " size=%" PRIu64 " gfp=%#x cache=%s reserve=%s call_site=%s",
                SiteConfigName(entry.site), entry.site_call, entry.context_call,
                FaultCauseName(entry.cause), entry.order, entry.size,
@@ -59,7 +60,8 @@ const FaultLogEntry* FaultLog::newest() const {
 const FaultLogEntry* FaultLog::Find(FaultSite site, uint64_t site_call) const {
   for (size_t i = 0; i < size(); ++i) {
     const FaultLogEntry& candidate = entry(i);
-    if (candidate.site == site && candidate.site_call == site_call) return &candidate;
+    if (candidate.site == site && candidate.site_call == site_call)
+      return &candidate;
   }
   return nullptr;
 }

@@ -14,7 +14,8 @@ void FaultInjector::PrintReportSection(FILE* out) const {
                  suspended() ? " (injection suspended)" : "");
   } else {
     std::fprintf(out,
-                 "fault injection: %" PRIu64 " failure(s) injected since reset"
+                 "fault injection: %" PRIu64
+                 " failure(s) injected since reset"
                  " (%" PRIu64 " oldest dropped from the log)%s\n",
                  log_.recorded(), log_.dropped(),
                  suspended() ? " (injection suspended)" : "");

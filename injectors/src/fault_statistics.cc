@@ -8,8 +8,8 @@
 namespace reservoir::injectors {
 
 void FaultStatistics::PrintTable(FILE* out) const {
-  constexpr const char* kRow = "%-20s %12" PRIu64 " %12" PRIu64 " %12" PRIu64
-                               " %12" PRIu64 "\n";
+  constexpr const char* kRow =
+      "%-20s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n";
   std::fprintf(out, "%-20s %12s %12s %12s %12s\n", "fault site", "eligible",
                "filtered", "injected", "suspended");
   SiteStatistics total;
@@ -31,8 +31,8 @@ std::string FaultStatistics::ToJson() const {
   for (int i = 0; i < kFaultSiteCount; ++i) {
     const SiteStatistics& s = sites_[i];
     absl::StrAppend(&json, i == 0 ? "" : ",", "\"", SiteConfigName(SiteAt(i)),
-                    "\":{\"eligible\":", s.eligible, ",\"filtered\":",
-                    s.filtered, ",\"injected\":", s.injected,
+                    "\":{\"eligible\":", s.eligible,
+                    ",\"filtered\":", s.filtered, ",\"injected\":", s.injected,
                     ",\"suspended\":", s.suspended, "}");
   }
   json += "}}";

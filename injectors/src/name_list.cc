@@ -27,10 +27,10 @@ absl::StatusOr<NameList> NameList::Parse(std::string_view text) {
     }
     for (char c : name) {
       if (!IsNameChar(c)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            QuoteForMessage(text), " has a name with character ",
-            QuoteForMessage(std::string_view(&c, 1)),
-            " (allowed: letters, digits, _ - . : + / @)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(QuoteForMessage(text), " has a name with character ",
+                         QuoteForMessage(std::string_view(&c, 1)),
+                         " (allowed: letters, digits, _ - . : + / @)"));
       }
     }
     names.emplace_back(name);

@@ -24,9 +24,9 @@ absl::StatusOr<Probability> Probability::Parse(std::string_view text) {
                      kMaxDecimals, " decimals)"));
   }
   if (fraction.size() > static_cast<size_t>(kMaxDecimals)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(text), " has more than ", kMaxDecimals,
-        " decimals (finer than 1e-7 percent)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(text), " has more than ", kMaxDecimals,
+                     " decimals (finer than 1e-7 percent)"));
   }
   // Long runs of leading zeros are harmless but could overflow a naive
   // accumulation; anything above three significant digits is > 100 anyway.

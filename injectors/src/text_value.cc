@@ -12,8 +12,8 @@ constexpr size_t kMaxQuotedLength = 48;
 
 absl::Status OutOfRange(std::string_view text, const std::string& min,
                         const std::string& max) {
-  return absl::OutOfRangeError(absl::StrCat(
-      QuoteForMessage(text), " is out of range ", min, "..", max));
+  return absl::OutOfRangeError(
+      absl::StrCat(QuoteForMessage(text), " is out of range ", min, "..", max));
 }
 
 }  // namespace
@@ -36,8 +36,8 @@ std::string QuoteForMessage(std::string_view text) {
 absl::Status ParseUnsigned(std::string_view text, uint64_t min, uint64_t max,
                            uint64_t* out) {
   if (!IsAllDigits(text)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(text), " is not a decimal number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(text), " is not a decimal number"));
   }
   uint64_t value = 0;
   for (char digit : text) {
@@ -59,19 +59,20 @@ absl::Status ParseSigned(std::string_view text, int64_t min, int64_t max,
   const bool negative = !text.empty() && text.front() == '-';
   const std::string_view digits = negative ? text.substr(1) : text;
   if (!IsAllDigits(digits)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(text), " is not a decimal number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(text), " is not a decimal number"));
   }
   // Magnitudes up to 2^63 fit; anything larger is out of range either way.
   uint64_t magnitude = 0;
-  const absl::Status status = ParseUnsigned(
-      digits, 0, uint64_t{1} << 63, &magnitude);
-  if (!status.ok()) return OutOfRange(text, absl::StrCat(min), absl::StrCat(max));
+  const absl::Status status =
+      ParseUnsigned(digits, 0, uint64_t{1} << 63, &magnitude);
+  if (!status.ok())
+    return OutOfRange(text, absl::StrCat(min), absl::StrCat(max));
   if (!negative && magnitude > static_cast<uint64_t>(max)) {
     return OutOfRange(text, absl::StrCat(min), absl::StrCat(max));
   }
-  const int64_t value =
-      negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
+  const int64_t value = negative ? static_cast<int64_t>(0 - magnitude)
+                                 : static_cast<int64_t>(magnitude);
   if (value < min || value > max) {
     return OutOfRange(text, absl::StrCat(min), absl::StrCat(max));
   }
@@ -88,8 +89,8 @@ absl::Status ParseBool(std::string_view text, bool* out) {
     *out = false;
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      QuoteForMessage(text), " is not a bool (1/0, Y/N, y/n)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(QuoteForMessage(text), " is not a bool (1/0, Y/N, y/n)"));
 }
 
 std::vector<std::string_view> SplitText(std::string_view text, char separator) {

@@ -32,7 +32,8 @@ using testing::SlabObjectCall;
 TEST(AllocationFreeTest, ShouldFailAndResetNeverAllocate) {
   absl::StatusOr<FaultConfig> config = ParseFaultConfig(
       "seed=1;fail-nth=5;verbose=0;times=-1;probability=50;"
-      "fail_page_alloc.min-order=0;fail_page_alloc.require-caller=alloc_pages,x;"
+      "fail_page_alloc.min-order=0;fail_page_alloc.require-caller=alloc_pages,"
+      "x;"
       "failslab.cache-filter=kmalloc-64,kmalloc-96;failslab.mode=input;"
       "failslab_new_slab.reject-caller=kfree;failslab_new_slab.space=100;"
       "fail_reserve_charge.reserve-filter=net;fail_reserve_set.interval=3");
@@ -49,7 +50,8 @@ TEST(AllocationFreeTest, ShouldFailAndResetNeverAllocate) {
       injector.Reset();
       decisions.Reset(bytes);
     }
-    failures += injector.ShouldFail(PageCall(round % 4, kGfpAtomic, "alloc_pages"));
+    failures +=
+        injector.ShouldFail(PageCall(round % 4, kGfpAtomic, "alloc_pages"));
     failures += injector.ShouldFail(SlabObjectCall("kmalloc-96", 96));
     failures += injector.ShouldFail(SlabObjectCall("kmalloc-8", 8));
     failures += injector.ShouldFail(NewSlabCall("kmalloc-96", 1));

@@ -31,25 +31,26 @@ constexpr char kAlways[] =
 
 TEST(PageAllocFilterTest, KernelDefaultsLeaveOrderZeroBlockingAndHighmemAlone) {
   FaultInjector injector(Config(kAlways));
-  EXPECT_FALSE(injector.ShouldFail(PageCall(0, kGfpAtomic)));         // min-order 1
-  EXPECT_FALSE(injector.ShouldFail(PageCall(1, kGfpKernel)));         // may block
+  EXPECT_FALSE(injector.ShouldFail(PageCall(0, kGfpAtomic)));  // min-order 1
+  EXPECT_FALSE(injector.ShouldFail(PageCall(1, kGfpKernel)));  // may block
   EXPECT_FALSE(injector.ShouldFail(PageCall(1, kGfpAtomic | kGfpHighmem)));
   EXPECT_FALSE(injector.ShouldFail(PageCall(3, kGfpAtomic | kGfpNoFail)));
   EXPECT_TRUE(injector.ShouldFail(PageCall(1, kGfpAtomic)));
-  const SiteStatistics& stats = injector.statistics().site(FaultSite::kPageAlloc);
+  const SiteStatistics& stats =
+      injector.statistics().site(FaultSite::kPageAlloc);
   EXPECT_EQ(stats.filtered, 4u);
   EXPECT_EQ(stats.eligible, 1u);
   EXPECT_EQ(stats.injected, 1u);
 }
 
 TEST(PageAllocFilterTest, MinOrder) {
-  FaultInjector injector(Config(
-      (std::string(kAlways) + ";fail_page_alloc.min-order=3").c_str()));
+  FaultInjector injector(
+      Config((std::string(kAlways) + ";fail_page_alloc.min-order=3").c_str()));
   EXPECT_FALSE(injector.ShouldFail(PageCall(2)));
   EXPECT_TRUE(injector.ShouldFail(PageCall(3)));
   EXPECT_TRUE(injector.ShouldFail(PageCall(10)));
-  injector.Configure(Config(
-      (std::string(kAlways) + ";fail_page_alloc.min-order=0").c_str()));
+  injector.Configure(
+      Config((std::string(kAlways) + ";fail_page_alloc.min-order=0").c_str()));
   EXPECT_TRUE(injector.ShouldFail(PageCall(0)));
 }
 
@@ -61,26 +62,28 @@ TEST(PageAllocFilterTest, IgnoreGfpWaitOff) {
 }
 
 TEST(PageAllocFilterTest, IgnoreGfpHighmemOff) {
-  FaultInjector injector(Config(
-      (std::string(kAlways) + ";fail_page_alloc.ignore-gfp-highmem=N").c_str()));
+  FaultInjector injector(
+      Config((std::string(kAlways) + ";fail_page_alloc.ignore-gfp-highmem=N")
+                 .c_str()));
   EXPECT_TRUE(injector.ShouldFail(PageCall(1, kGfpAtomic | kGfpHighmem)));
   EXPECT_FALSE(injector.ShouldFail(PageCall(1, kGfpKernel | kGfpHighmem)));
 }
 
 TEST(PageAllocFilterTest, NoFailIsExemptWhateverTheKnobs) {
-  FaultInjector injector(Config(
-      (std::string(kAlways) +
-       ";fail_page_alloc.min-order=0;fail_page_alloc.ignore-gfp-wait=0;"
-       "fail_page_alloc.ignore-gfp-highmem=0;fail-nth=1")
-          .c_str()));
+  FaultInjector injector(
+      Config((std::string(kAlways) +
+              ";fail_page_alloc.min-order=0;fail_page_alloc.ignore-gfp-wait=0;"
+              "fail_page_alloc.ignore-gfp-highmem=0;fail-nth=1")
+                 .c_str()));
   EXPECT_FALSE(injector.ShouldFail(PageCall(0, kGfpNoFail)));
   EXPECT_FALSE(injector.ShouldFail(PageCall(0, kGfpKernel | kGfpNoFail)));
   EXPECT_EQ(injector.fail_nth_remaining(), 1u);  // not counted
 }
 
 TEST(SlabFilterTest, CacheFilterOnlyFailsListedCaches) {
-  FaultInjector injector(Config(
-      (std::string(kAlways) + ";failslab.cache-filter=kmalloc-96,skbuff").c_str()));
+  FaultInjector injector(
+      Config((std::string(kAlways) + ";failslab.cache-filter=kmalloc-96,skbuff")
+                 .c_str()));
   EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("kmalloc-64", 64)));
   EXPECT_FALSE(injector.ShouldFail(SlabObjectCall(nullptr, 64)));
   EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("kmalloc-96", 96)));
@@ -90,19 +93,24 @@ TEST(SlabFilterTest, CacheFilterOnlyFailsListedCaches) {
 
 TEST(SlabFilterTest, IgnoreGfpWaitAndNoFail) {
   FaultInjector injector(Config(kAlways));
-  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpKernel)));
-  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpAtomic | kGfpNoFail)));
-  EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpAtomic)));
-  injector.Configure(Config(
-      (std::string(kAlways) + ";failslab.ignore-gfp-wait=0").c_str()));
-  EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpKernel)));
-  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpKernel | kGfpNoFail)));
+  EXPECT_FALSE(
+      injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpKernel)));
+  EXPECT_FALSE(injector.ShouldFail(
+      SlabObjectCall("kmalloc-64", 64, kGfpAtomic | kGfpNoFail)));
+  EXPECT_TRUE(
+      injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpAtomic)));
+  injector.Configure(
+      Config((std::string(kAlways) + ";failslab.ignore-gfp-wait=0").c_str()));
+  EXPECT_TRUE(
+      injector.ShouldFail(SlabObjectCall("kmalloc-64", 64, kGfpKernel)));
+  EXPECT_FALSE(injector.ShouldFail(
+      SlabObjectCall("kmalloc-64", 64, kGfpKernel | kGfpNoFail)));
 }
 
 TEST(SlabFilterTest, NewSlabSiteHasTheSameKnobsAndItsOwnSettings) {
-  FaultInjector injector(Config(
-      "verbose=0;failslab=1,100,0,-1;failslab_new_slab=1,100,0,-1;"
-      "failslab_new_slab.cache-filter=kmalloc-96"));
+  FaultInjector injector(
+      Config("verbose=0;failslab=1,100,0,-1;failslab_new_slab=1,100,0,-1;"
+             "failslab_new_slab.cache-filter=kmalloc-96"));
   EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("kmalloc-64", 64)));
   EXPECT_FALSE(injector.ShouldFail(NewSlabCall("kmalloc-64", 0)));
   EXPECT_TRUE(injector.ShouldFail(NewSlabCall("kmalloc-96", 0)));
@@ -110,8 +118,8 @@ TEST(SlabFilterTest, NewSlabSiteHasTheSameKnobsAndItsOwnSettings) {
 }
 
 TEST(SlabFilterTest, NewSlabSpendsPagesAndObjectsSpendBytes) {
-  FaultInjector injector(Config(
-      "verbose=0;failslab=1,100,100,-1;failslab_new_slab=1,100,5,-1"));
+  FaultInjector injector(
+      Config("verbose=0;failslab=1,100,100,-1;failslab_new_slab=1,100,5,-1"));
   // Objects: 100 > 60 -> 40 left, pass; 40 > 60 is false -> fail.
   EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 60)));
   EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("c", 60)));
@@ -121,10 +129,10 @@ TEST(SlabFilterTest, NewSlabSpendsPagesAndObjectsSpendBytes) {
 }
 
 TEST(ReserveFilterTest, ReserveFilterAndNoFail) {
-  FaultInjector injector(Config(
-      (std::string(kAlways) +
-       ";fail_reserve_charge.reserve-filter=net;fail_reserve_set.reserve-filter=swap")
-          .c_str()));
+  FaultInjector injector(
+      Config((std::string(kAlways) + ";fail_reserve_charge.reserve-filter=net;"
+                                     "fail_reserve_set.reserve-filter=swap")
+                 .c_str()));
   EXPECT_FALSE(injector.ShouldFail(ChargeCall("swap", 10)));
   EXPECT_FALSE(injector.ShouldFail(ChargeCall(nullptr, 10)));
   EXPECT_TRUE(injector.ShouldFail(ChargeCall("net", 10)));
@@ -153,7 +161,8 @@ TEST(CapabilityFilterTest, FilteredCallsDoNotCountTowardFailNth) {
   failed.push_back(injector.ShouldFail(SlabObjectCall("c", 8, kGfpKernel)));
   failed.push_back(injector.ShouldFail(ChargeCall("r", 8)));
   failed.push_back(injector.ShouldFail(ChargeCall("r", 8)));
-  EXPECT_EQ(failed, (std::vector<bool>{false, false, false, false, true, false}));
+  EXPECT_EQ(failed,
+            (std::vector<bool>{false, false, false, false, true, false}));
   EXPECT_EQ(injector.context_calls(), 4u);
   ASSERT_NE(injector.log().newest(), nullptr);
   EXPECT_EQ(injector.log().newest()->cause, FaultCause::kFailNth);
@@ -172,9 +181,10 @@ TEST(CapabilityFilterTest, FilteredCallsDoNotSpendSpace) {
 
 TEST(CapabilityFilterTest, FilteredCallsDoNotAdvanceTheInterval) {
   FaultInjector injector(Config("verbose=0;failslab=2,100,0,-1"));
-  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));              // count 1
-  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8, kGfpKernel)));  // filtered
-  EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("c", 8)));               // count 2
+  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));  // count 1
+  EXPECT_FALSE(
+      injector.ShouldFail(SlabObjectCall("c", 8, kGfpKernel)));  // filtered
+  EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("c", 8)));      // count 2
 }
 
 }  // namespace

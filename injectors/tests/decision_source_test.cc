@@ -19,7 +19,8 @@ using testing::SlabObjectCall;
 
 std::vector<bool> Decisions(DecisionSource& source, int count) {
   std::vector<bool> decisions;
-  for (int i = 0; i < count; ++i) decisions.push_back(source.NextDecision(FaultCall()));
+  for (int i = 0; i < count; ++i)
+    decisions.push_back(source.NextDecision(FaultCall()));
   return decisions;
 }
 
@@ -60,7 +61,8 @@ TEST(InputModeTest, TheInputDecidesEachCallThatReachesTheDraw) {
   // Probability 0 does not switch an input-mode site off: the input is the
   // draw. Bits 0b1010: calls 2 and 4 fail; after 8 calls the input is
   // exhausted and nothing more fails.
-  FaultInjector injector(Config("verbose=0;failslab=1,0,0,-1;failslab.mode=input"));
+  FaultInjector injector(
+      Config("verbose=0;failslab=1,0,0,-1;failslab.mode=input"));
   const uint8_t bytes[] = {0b1010};
   InputDecisions source(bytes);
   injector.set_decision_source(&source);
@@ -78,12 +80,14 @@ TEST(InputModeTest, TheInputDecidesEachCallThatReachesTheDraw) {
 TEST(InputModeTest, OnlyCallsThatReachTheDrawConsumeInput) {
   // interval 2: only calls 2, 4, 6 ... reach the draw; filtered calls
   // (GFP_KERNEL) never get that far either.
-  FaultInjector injector(Config("verbose=0;failslab=2,0,0,-1;failslab.mode=input"));
+  FaultInjector injector(
+      Config("verbose=0;failslab=2,0,0,-1;failslab.mode=input"));
   const uint8_t bytes[] = {0b01};  // decision 1 = fail, decision 2 = pass
   InputDecisions source(bytes);
   injector.set_decision_source(&source);
-  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));              // count 1
-  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8, kGfpKernel)));  // filtered
+  EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));  // count 1
+  EXPECT_FALSE(
+      injector.ShouldFail(SlabObjectCall("c", 8, kGfpKernel)));  // filtered
   EXPECT_EQ(source.consumed(), 0u);
   EXPECT_TRUE(injector.ShouldFail(SlabObjectCall("c", 8)));   // count 2, bit 0
   EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));  // count 3
@@ -92,27 +96,30 @@ TEST(InputModeTest, OnlyCallsThatReachTheDrawConsumeInput) {
 }
 
 TEST(InputModeTest, TimesStillLimitsInputFailures) {
-  FaultInjector injector(Config("verbose=0;failslab=1,0,0,2;failslab.mode=input"));
+  FaultInjector injector(
+      Config("verbose=0;failslab=1,0,0,2;failslab.mode=input"));
   const uint8_t bytes[] = {0xff};
   InputDecisions source(bytes);
   injector.set_decision_source(&source);
   int failures = 0;
-  for (int i = 0; i < 8; ++i) failures += injector.ShouldFail(SlabObjectCall("c", 8));
+  for (int i = 0; i < 8; ++i)
+    failures += injector.ShouldFail(SlabObjectCall("c", 8));
   EXPECT_EQ(failures, 2);
 }
 
 TEST(InputModeTest, NoSourceMeansNoFailure) {
   FaultInjector injector(Config("verbose=0;mode=input;failslab.times=-1"));
-  for (int i = 0; i < 10; ++i) EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));
 }
 
 TEST(InputModeTest, CombinesWithFailNthAndWithRandomSites) {
   // fail-nth=2 holds call 1 (no input consumed), fails call 2 (no input
   // consumed), then the input decides; the page site stays in random mode
   // at 100% and keeps failing on its own.
-  FaultInjector injector(Config(
-      "verbose=0;fail-nth=2;failslab=1,0,0,-1;failslab.mode=input;"
-      "fail_page_alloc=1,100,0,-1"));
+  FaultInjector injector(
+      Config("verbose=0;fail-nth=2;failslab=1,0,0,-1;failslab.mode=input;"
+             "fail_page_alloc=1,100,0,-1"));
   const uint8_t bytes[] = {0b10};
   InputDecisions source(bytes);
   injector.set_decision_source(&source);
@@ -135,7 +142,8 @@ TEST(InputModeTest, ReplaysWithTheSameBytes) {
   injector.set_decision_source(&source);
   auto run = [&] {
     std::vector<bool> failed;
-    for (int i = 0; i < 16; ++i) failed.push_back(injector.ShouldFail(SlabObjectCall("c", 8)));
+    for (int i = 0; i < 16; ++i)
+      failed.push_back(injector.ShouldFail(SlabObjectCall("c", 8)));
     return failed;
   };
   const std::vector<bool> first = run();
@@ -156,16 +164,20 @@ TEST(CallbackDecisionsTest, WorksWithFuzzedDataProvider) {
         return static_cast<FuzzedDataProvider*>(arg)->ConsumeBool();
       },
       &provider);
-  FaultInjector injector(Config("verbose=0;failslab=1,0,0,-1;failslab.mode=input"));
+  FaultInjector injector(
+      Config("verbose=0;failslab=1,0,0,-1;failslab.mode=input"));
   injector.set_decision_source(&source);
   std::vector<bool> failed;
-  for (int i = 0; i < 5; ++i) failed.push_back(injector.ShouldFail(SlabObjectCall("c", 8)));
+  for (int i = 0; i < 5; ++i)
+    failed.push_back(injector.ShouldFail(SlabObjectCall("c", 8)));
   EXPECT_EQ(failed, (std::vector<bool>{true, true, false, false, false}));
 }
 
 TEST(CallbackDecisionsTest, SeesTheCall) {
   CallbackDecisions source(
-      [](void*, const FaultCall& call) { return call.site == FaultSite::kPageAlloc; },
+      [](void*, const FaultCall& call) {
+        return call.site == FaultSite::kPageAlloc;
+      },
       nullptr);
   FaultInjector injector(Config("verbose=0;mode=input;times=-1"));
   injector.set_decision_source(&source);

@@ -76,14 +76,16 @@ TEST(FailNthEnumeratorTest, VisitsOneToKPlusOneForKEligibleCalls) {
     failed_steps.push_back(workload.Run(injector));
   });
   std::vector<uint64_t> expected_visits;
-  for (uint64_t n = 1; n <= static_cast<uint64_t>(k) + 1; ++n) expected_visits.push_back(n);
+  for (uint64_t n = 1; n <= static_cast<uint64_t>(k) + 1; ++n)
+    expected_visits.push_back(n);
   EXPECT_EQ(visited, expected_visits);
   EXPECT_EQ(walk.runs, static_cast<uint64_t>(k) + 1);
   EXPECT_EQ(walk.failures_injected, static_cast<uint64_t>(k));
   EXPECT_FALSE(walk.stopped_at_limit);
   // Run N failed exactly the N-th eligible call of the script; the last run
   // failed nothing.
-  for (int n = 1; n <= k; ++n) EXPECT_EQ(failed_steps[n - 1], IndexOfEligible(workload, n)) << n;
+  for (int n = 1; n <= k; ++n)
+    EXPECT_EQ(failed_steps[n - 1], IndexOfEligible(workload, n)) << n;
   EXPECT_EQ(failed_steps.back(), -1);
 }
 
@@ -91,7 +93,8 @@ TEST(FailNthEnumeratorTest, AnErrorPathThatReturnsEarlyIsStillWalked) {
   FakeWorkload workload;
   workload.stop_after_failure = true;
   FaultInjector injector(Quiet());
-  const FailNthWalk walk = EnumerateFailNth(injector, [&](uint64_t) { workload.Run(injector); });
+  const FailNthWalk walk =
+      EnumerateFailNth(injector, [&](uint64_t) { workload.Run(injector); });
   EXPECT_EQ(walk.failures_injected, 5u);
   EXPECT_EQ(walk.runs, 6u);
 }
@@ -99,8 +102,8 @@ TEST(FailNthEnumeratorTest, AnErrorPathThatReturnsEarlyIsStillWalked) {
 TEST(FailNthEnumeratorTest, StopsAtTheLimit) {
   FakeWorkload workload;
   FaultInjector injector(Quiet());
-  const FailNthWalk walk =
-      EnumerateFailNth(injector, [&](uint64_t) { workload.Run(injector); }, 3);
+  const FailNthWalk walk = EnumerateFailNth(
+      injector, [&](uint64_t) { workload.Run(injector); }, 3);
   EXPECT_EQ(walk.runs, 3u);
   EXPECT_EQ(walk.failures_injected, 3u);
   EXPECT_TRUE(walk.stopped_at_limit);

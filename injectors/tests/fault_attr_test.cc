@@ -128,7 +128,7 @@ TEST(FaultAttrTest, LeftoverSpaceStillShieldsSmallerCalls) {
   EXPECT_EQ(h.FailingCalls(3, 4), (Calls{3}));  // 2 left
   EXPECT_EQ(h.Call(1), FaultCause::kNone);      // 2 > 1 -> 1 left
   EXPECT_EQ(h.state.space, 1u);
-  EXPECT_EQ(h.Call(1), FaultCause::kRandom);    // 1 > 1 is false
+  EXPECT_EQ(h.Call(1), FaultCause::kRandom);  // 1 > 1 is false
 }
 
 // A determinism test, not a statistical one: the draws of SeededRandom
@@ -140,7 +140,8 @@ TEST(FaultAttrTest, ProbabilityWithAFixedSeedGivesThePinnedSequence) {
   h.config.probability = Probability::Percent(10);
   h.config.times = kUnlimitedTimes;
   h.Reset(/*seed=*/42);
-  EXPECT_EQ(h.FailingCalls(100), (Calls{5, 19, 22, 25, 37, 40, 47, 55, 60, 64, 77, 81, 96}));
+  EXPECT_EQ(h.FailingCalls(100),
+            (Calls{5, 19, 22, 25, 37, 40, 47, 55, 60, 64, 77, 81, 96}));
 }
 
 TEST(FaultAttrTest, TheSameSeedReplaysAndAnotherSeedDoesNot) {
@@ -164,9 +165,9 @@ TEST(FaultAttrTest, ProbabilityIsRoughlyHonoured) {
     int calls;
     int low, high;
   };
-  for (const Case& c : {Case{"10", 100'000, 9'000, 11'000},
-                        Case{"0.125", 800'000, 850, 1'150},
-                        Case{"50", 20'000, 9'500, 10'500}}) {
+  for (const Case& c :
+       {Case{"10", 100'000, 9'000, 11'000}, Case{"0.125", 800'000, 850, 1'150},
+        Case{"50", 20'000, 9'500, 10'500}}) {
     AttrHarness h;
     h.config.probability = *Probability::Parse(c.probability);
     h.config.times = kUnlimitedTimes;
@@ -183,10 +184,11 @@ TEST(FaultAttrTest, FailNthFailsTheNthCallOnlyEvenAtProbabilityZero) {
   h.Reset(1, /*fail_nth=*/4);
   std::vector<FaultCause> causes;
   for (int i = 0; i < 8; ++i) causes.push_back(h.Call());
-  EXPECT_EQ(causes, (std::vector<FaultCause>{
-                        FaultCause::kNone, FaultCause::kNone, FaultCause::kNone,
-                        FaultCause::kFailNth, FaultCause::kNone, FaultCause::kNone,
-                        FaultCause::kNone, FaultCause::kNone}));
+  EXPECT_EQ(causes,
+            (std::vector<FaultCause>{FaultCause::kNone, FaultCause::kNone,
+                                     FaultCause::kNone, FaultCause::kFailNth,
+                                     FaultCause::kNone, FaultCause::kNone,
+                                     FaultCause::kNone, FaultCause::kNone}));
   EXPECT_TRUE(h.context.fired());
   EXPECT_EQ(h.context.remaining(), 0u);
 }

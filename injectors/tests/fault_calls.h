@@ -51,8 +51,9 @@ inline FaultCall ChargeCall(const char* reserve, uint64_t amount,
   return call;
 }
 
-inline FaultCall ReserveSetCall(const char* reserve, uint64_t size,
-                                const char* call_site = "mem_reserve_kmalloc_set") {
+inline FaultCall ReserveSetCall(
+    const char* reserve, uint64_t size,
+    const char* call_site = "mem_reserve_kmalloc_set") {
   FaultCall call;
   call.site = FaultSite::kReserveSet;
   call.reserve = reserve;

@@ -51,12 +51,15 @@ TEST(FaultConfigSyntaxTest, EveryKnob) {
   EXPECT_EQ(slab.mode, DecisionMode::kInput);
   EXPECT_EQ(slab.require_callers.names(),
             (std::vector<std::string>{"kmalloc", "kmem_cache_alloc"}));
-  EXPECT_EQ(slab.reject_callers.names(), std::vector<std::string>{"kmalloc_reserve"});
+  EXPECT_EQ(slab.reject_callers.names(),
+            std::vector<std::string>{"kmalloc_reserve"});
   EXPECT_FALSE(config.site(FaultSite::kSlabObject).slab.ignore_gfp_wait);
-  EXPECT_FALSE(config.site(FaultSite::kPageAlloc).page_alloc.ignore_gfp_highmem);
+  EXPECT_FALSE(
+      config.site(FaultSite::kPageAlloc).page_alloc.ignore_gfp_highmem);
   EXPECT_EQ(config.site(FaultSite::kPageAlloc).page_alloc.min_order, 10);
-  EXPECT_EQ(config.site(FaultSite::kReserveCharge).reserve.reserve_filter.names(),
-            (std::vector<std::string>{"net", "swap"}));
+  EXPECT_EQ(
+      config.site(FaultSite::kReserveCharge).reserve.reserve_filter.names(),
+      (std::vector<std::string>{"net", "swap"}));
 }
 
 TEST(FaultConfigSyntaxTest, AGenericKnobWithoutASiteSetsEverySite) {
@@ -79,7 +82,8 @@ TEST(FaultConfigSyntaxTest, LaterEntriesOverrideEarlierOnes) {
   const FaultConfig config =
       MustParse("seed=1;seed=2;failslab=1,10,0,-1;failslab.probability=20");
   EXPECT_EQ(config.seed, 2u);
-  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability, Probability::Percent(20));
+  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability,
+            Probability::Percent(20));
 }
 
 TEST(FaultConfigSyntaxTest, SpacesAndEmptyEntriesAreHarmless) {
@@ -119,21 +123,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"fail_page_allocc=1,10,0,-1", "fail_page_allocc"},
         BadConfig{"fail_pages.min-order=1", "fail_pages"},
         BadConfig{"fail_page_alloc.min_order=1", "fail_page_alloc.min_order"},
-        BadConfig{"fail_page_alloc.cache-filter=x", "fail_page_alloc.cache-filter"},
+        BadConfig{"fail_page_alloc.cache-filter=x",
+                  "fail_page_alloc.cache-filter"},
         BadConfig{"failslab.min-order=1", "failslab.min-order"},
-        BadConfig{"fail_reserve_set.ignore-gfp-wait=1", "fail_reserve_set.ignore-gfp-wait"},
+        BadConfig{"fail_reserve_set.ignore-gfp-wait=1",
+                  "fail_reserve_set.ignore-gfp-wait"},
         BadConfig{"failslab.reserve-filter=x", "failslab.reserve-filter"},
         BadConfig{"page_alloc=1,10,0,-1", "page_alloc"},
-        BadConfig{"seed", "seed"},
-        BadConfig{"=5", "empty key"},
+        BadConfig{"seed", "seed"}, BadConfig{"=5", "empty key"},
         BadConfig{"seed=1;bogus", "bogus"},
         // Bad numbers and trailing junk.
-        BadConfig{"seed=abc", "seed"},
-        BadConfig{"seed=-1", "seed"},
-        BadConfig{"seed=+1", "seed"},
-        BadConfig{"seed=7x", "seed"},
-        BadConfig{"seed=7 7", "seed"},
-        BadConfig{"seed=", "seed"},
+        BadConfig{"seed=abc", "seed"}, BadConfig{"seed=-1", "seed"},
+        BadConfig{"seed=+1", "seed"}, BadConfig{"seed=7x", "seed"},
+        BadConfig{"seed=7 7", "seed"}, BadConfig{"seed=", "seed"},
         BadConfig{"seed=0x10", "seed"},
         BadConfig{"seed=18446744073709551616", "seed"},
         BadConfig{"fail-nth=-1", "fail-nth"},
@@ -157,8 +159,10 @@ INSTANTIATE_TEST_SUITE_P(
         // Ranges and enumerations.
         BadConfig{"fail_page_alloc.min-order=11", "fail_page_alloc.min-order"},
         BadConfig{"fail_page_alloc.min-order=-1", "fail_page_alloc.min-order"},
-        BadConfig{"fail_page_alloc.ignore-gfp-wait=yes", "fail_page_alloc.ignore-gfp-wait"},
-        BadConfig{"fail_page_alloc.ignore-gfp-highmem=2", "fail_page_alloc.ignore-gfp-highmem"},
+        BadConfig{"fail_page_alloc.ignore-gfp-wait=yes",
+                  "fail_page_alloc.ignore-gfp-wait"},
+        BadConfig{"fail_page_alloc.ignore-gfp-highmem=2",
+                  "fail_page_alloc.ignore-gfp-highmem"},
         BadConfig{"failslab.times=-2", "failslab.times"},
         BadConfig{"failslab.times=1.5", "failslab.times"},
         BadConfig{"failslab.verbose=3", "failslab.verbose"},
@@ -173,15 +177,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"failslab.cache-filter=a,,b", "failslab.cache-filter"},
         BadConfig{"failslab.cache-filter=a b", "failslab.cache-filter"},
         BadConfig{"failslab.cache-filter=a,", "failslab.cache-filter"},
-        BadConfig{"fail_page_alloc.require-caller=a'b", "fail_page_alloc.require-caller"},
+        BadConfig{"fail_page_alloc.require-caller=a'b",
+                  "fail_page_alloc.require-caller"},
         // Junk that must still give a one-line message.
         BadConfig{"seed=1\n2", "seed"},
         BadConfig{"fail\x01page=1", "fail\\x01page"}));
 
 TEST(FaultConfigSyntaxTest, DefaultLineIsPinned) {
-  EXPECT_EQ(FormatFaultConfig(FaultConfig()),
-            "seed=0;fail-nth=0;fail_page_alloc=1,0,0,1;failslab_new_slab=1,0,0,1;"
-            "failslab=1,0,0,1;fail_reserve_charge=1,0,0,1;fail_reserve_set=1,0,0,1");
+  EXPECT_EQ(
+      FormatFaultConfig(FaultConfig()),
+      "seed=0;fail-nth=0;fail_page_alloc=1,0,0,1;failslab_new_slab=1,0,0,1;"
+      "failslab=1,0,0,1;fail_reserve_charge=1,0,0,1;fail_reserve_set=1,0,0,1");
 }
 
 TEST(FaultConfigSyntaxTest, PrintsOnlyKnobsThatDifferFromTheirDefault) {
@@ -201,8 +207,10 @@ TEST(FaultConfigSyntaxTest, RoundTripOfAConfigWithEveryKnobSet) {
       "seed=123456789;fail-nth=3;verbose=1;"
       "fail_page_alloc=7,0.0000001,8192,5;fail_page_alloc.min-order=0;"
       "fail_page_alloc.ignore-gfp-wait=0;fail_page_alloc.ignore-gfp-highmem=0;"
-      "fail_page_alloc.require-caller=alloc_pages;fail_page_alloc.reject-caller=a,b;"
-      "failslab=0,99.9999999,1,0;failslab.mode=input;failslab.ignore-gfp-wait=0;"
+      "fail_page_alloc.require-caller=alloc_pages;fail_page_alloc.reject-"
+      "caller=a,b;"
+      "failslab=0,99.9999999,1,0;failslab.mode=input;failslab.ignore-gfp-wait="
+      "0;"
       "failslab.cache-filter=kmalloc-96,kmalloc-192;"
       "failslab_new_slab=2,50,0,-1;failslab_new_slab.cache-filter=x;"
       "fail_reserve_charge=1,100,0,-1;fail_reserve_charge.reserve-filter=net;"
@@ -225,13 +233,16 @@ TEST(FaultConfigSyntaxTest, RoundTripOfGeneratedConfigs) {
     config.seed = random.Next();
     config.fail_nth = random.Below(3) == 0 ? random.Next() : 0;
     for (SiteConfig& site : config.sites) {
-      site.attr.probability = Probability::FromBillionths(random.Below(Probability::kScale + 1));
+      site.attr.probability =
+          Probability::FromBillionths(random.Below(Probability::kScale + 1));
       site.attr.interval = random.Below(2) ? random.Next() : random.Below(4);
-      site.attr.times = static_cast<int64_t>(random.Next() >> 1) - (random.Below(2) ? 0 : (int64_t{1} << 62));
+      site.attr.times = static_cast<int64_t>(random.Next() >> 1) -
+                        (random.Below(2) ? 0 : (int64_t{1} << 62));
       if (site.attr.times < -1) site.attr.times = -1;
       site.attr.space = random.Below(2) ? random.Next() : 0;
       site.attr.verbose = static_cast<int>(random.Below(3));
-      site.attr.mode = random.Below(2) ? DecisionMode::kInput : DecisionMode::kRandom;
+      site.attr.mode =
+          random.Below(2) ? DecisionMode::kInput : DecisionMode::kRandom;
       site.attr.require_callers = names(random.Below(3));
       site.attr.reject_callers = names(random.Below(3));
     }
@@ -254,24 +265,29 @@ TEST(FaultConfigSyntaxTest, RoundTripOfGeneratedConfigs) {
 TEST(FaultConfigSyntaxTest, KnobNamesPerSite) {
   using Names = std::vector<std::string_view>;
   EXPECT_EQ(SiteKnobNames(FaultSite::kPageAlloc),
-            (Names{"interval", "probability", "space", "times", "verbose", "mode",
-                   "require-caller", "reject-caller", "min-order", "ignore-gfp-wait",
-                   "ignore-gfp-highmem"}));
+            (Names{"interval", "probability", "space", "times", "verbose",
+                   "mode", "require-caller", "reject-caller", "min-order",
+                   "ignore-gfp-wait", "ignore-gfp-highmem"}));
   EXPECT_EQ(SiteKnobNames(FaultSite::kSlabObject),
-            (Names{"interval", "probability", "space", "times", "verbose", "mode",
-                   "require-caller", "reject-caller", "ignore-gfp-wait", "cache-filter"}));
-  EXPECT_EQ(SiteKnobNames(FaultSite::kSlabNewSlab), SiteKnobNames(FaultSite::kSlabObject));
-  EXPECT_EQ(SiteKnobNames(FaultSite::kReserveCharge),
-            (Names{"interval", "probability", "space", "times", "verbose", "mode",
-                   "require-caller", "reject-caller", "reserve-filter"}));
+            (Names{"interval", "probability", "space", "times", "verbose",
+                   "mode", "require-caller", "reject-caller", "ignore-gfp-wait",
+                   "cache-filter"}));
+  EXPECT_EQ(SiteKnobNames(FaultSite::kSlabNewSlab),
+            SiteKnobNames(FaultSite::kSlabObject));
+  EXPECT_EQ(
+      SiteKnobNames(FaultSite::kReserveCharge),
+      (Names{"interval", "probability", "space", "times", "verbose", "mode",
+             "require-caller", "reject-caller", "reserve-filter"}));
 }
 
 TEST(FaultConfigSyntaxTest, SingleEntryApplication) {
   FaultConfig config;
   ASSERT_TRUE(ApplyFaultConfigEntry("failslab", "1,5,0,-1", &config).ok());
-  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability, Probability::Percent(5));
+  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability,
+            Probability::Percent(5));
   EXPECT_FALSE(ApplyFaultConfigEntry("failslab", "1,5,0", &config).ok());
-  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability, Probability::Percent(5));
+  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability,
+            Probability::Percent(5));
 }
 
 }  // namespace

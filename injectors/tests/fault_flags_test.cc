@@ -36,8 +36,13 @@ class EnvironmentGuard {
 };
 
 TEST(FaultFlagsTest, ConsumesFaultFlagsAndKeepsTheRestInOrder) {
-  Argv args{"prog", "--faults=seed=3;failslab=1,5,0,-1", "input.bin",
-            "--fault-fail_page_alloc.min-order=0", "-v", "--", "--fault-seed=9"};
+  Argv args{"prog",
+            "--faults=seed=3;failslab=1,5,0,-1",
+            "input.bin",
+            "--fault-fail_page_alloc.min-order=0",
+            "-v",
+            "--",
+            "--fault-seed=9"};
   FaultConfig config;
   absl::StatusOr<std::vector<char*>> rest =
       ConsumeFaultFlags(args.argc(), args.argv(), &config);
@@ -45,12 +50,14 @@ TEST(FaultFlagsTest, ConsumesFaultFlagsAndKeepsTheRestInOrder) {
   EXPECT_EQ(Strings(*rest), (std::vector<std::string>{"prog", "input.bin", "-v",
                                                       "--", "--fault-seed=9"}));
   EXPECT_EQ(config.seed, 3u);
-  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability, Probability::Percent(5));
+  EXPECT_EQ(config.site(FaultSite::kSlabObject).attr.probability,
+            Probability::Percent(5));
   EXPECT_EQ(config.site(FaultSite::kPageAlloc).page_alloc.min_order, 0);
 }
 
 TEST(FaultFlagsTest, LaterFlagsOverrideEarlierOnes) {
-  Argv args{"prog", "--fault-seed=1", "--faults=seed=2;fail-nth=4", "--fault-seed=3"};
+  Argv args{"prog", "--fault-seed=1", "--faults=seed=2;fail-nth=4",
+            "--fault-seed=3"};
   FaultConfig config;
   ASSERT_TRUE(ConsumeFaultFlags(args.argc(), args.argv(), &config).ok());
   EXPECT_EQ(config.seed, 3u);
@@ -62,14 +69,13 @@ TEST(FaultFlagsTest, BadFlagsAreErrorsNamingTheFlagAndChangeNothing) {
     const char* arg;
     const char* names;
   };
-  for (const Case& c : {Case{"--faults", "--faults"},
-                        Case{"--fault-seed", "--fault-seed"},
-                        Case{"--faultseed=1", "--faultseed"},
-                        Case{"--fault_seed=1", "--fault_seed"},
-                        Case{"--fault-bogus=1", "bogus"},
-                        Case{"--fault-=1", "empty key"},
-                        Case{"--faults=seed=x", "seed"},
-                        Case{"--fault-failslab=1,2,3", "failslab"}}) {
+  for (const Case& c :
+       {Case{"--faults", "--faults"}, Case{"--fault-seed", "--fault-seed"},
+        Case{"--faultseed=1", "--faultseed"},
+        Case{"--fault_seed=1", "--fault_seed"},
+        Case{"--fault-bogus=1", "bogus"}, Case{"--fault-=1", "empty key"},
+        Case{"--faults=seed=x", "seed"},
+        Case{"--fault-failslab=1,2,3", "failslab"}}) {
     Argv args{"prog", "--fault-seed=5", c.arg};
     FaultConfig config;
     absl::StatusOr<std::vector<char*>> rest =
@@ -87,10 +93,12 @@ TEST(FaultFlagsTest, EnvironmentThenFlags) {
   env.Set("seed=11;failslab=1,10,0,-1");
   Argv args{"prog", "--fault-failslab.probability=20", "file"};
   std::vector<char*> rest;
-  absl::StatusOr<FaultConfig> config = LoadFaultConfig(args.argc(), args.argv(), &rest);
+  absl::StatusOr<FaultConfig> config =
+      LoadFaultConfig(args.argc(), args.argv(), &rest);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->seed, 11u);
-  EXPECT_EQ(config->site(FaultSite::kSlabObject).attr.probability, Probability::Percent(20));
+  EXPECT_EQ(config->site(FaultSite::kSlabObject).attr.probability,
+            Probability::Percent(20));
   EXPECT_EQ(config->site(FaultSite::kSlabObject).attr.times, kUnlimitedTimes);
   EXPECT_EQ(Strings(rest), (std::vector<std::string>{"prog", "file"}));
 }
@@ -98,11 +106,13 @@ TEST(FaultFlagsTest, EnvironmentThenFlags) {
 TEST(FaultFlagsTest, UnsetOrEmptyEnvironmentMeansDefaults) {
   EnvironmentGuard env;
   Argv args{"prog"};
-  absl::StatusOr<FaultConfig> unset = LoadFaultConfig(args.argc(), args.argv(), nullptr);
+  absl::StatusOr<FaultConfig> unset =
+      LoadFaultConfig(args.argc(), args.argv(), nullptr);
   ASSERT_TRUE(unset.ok());
   EXPECT_EQ(*unset, FaultConfig());
   env.Set("");
-  absl::StatusOr<FaultConfig> empty = LoadFaultConfig(args.argc(), args.argv(), nullptr);
+  absl::StatusOr<FaultConfig> empty =
+      LoadFaultConfig(args.argc(), args.argv(), nullptr);
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(*empty, FaultConfig());
 }
@@ -111,7 +121,8 @@ TEST(FaultFlagsTest, BadEnvironmentIsAnErrorNamingTheVariable) {
   EnvironmentGuard env;
   env.Set("seed=7;failslab.probability=200");
   Argv args{"prog"};
-  absl::StatusOr<FaultConfig> config = LoadFaultConfig(args.argc(), args.argv(), nullptr);
+  absl::StatusOr<FaultConfig> config =
+      LoadFaultConfig(args.argc(), args.argv(), nullptr);
   ASSERT_FALSE(config.ok());
   const std::string message(config.status().message());
   EXPECT_NE(message.find("RESERVOIR_FAULTS"), std::string::npos) << message;

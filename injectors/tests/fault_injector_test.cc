@@ -61,8 +61,9 @@ TEST(FaultInjectorTest, DefaultConfigNeverFails) {
 }
 
 TEST(FaultInjectorTest, EachSiteFollowsItsOwnPolicy) {
-  FaultInjector injector(Config("verbose=0;fail_page_alloc=1,100,0,-1;"
-                                "fail_reserve_set=2,100,0,-1"));
+  FaultInjector injector(
+      Config("verbose=0;fail_page_alloc=1,100,0,-1;"
+             "fail_reserve_set=2,100,0,-1"));
   EXPECT_TRUE(injector.ShouldFail(PageCall(1)));
   EXPECT_FALSE(injector.ShouldFail(SlabObjectCall("c", 8)));
   EXPECT_FALSE(injector.ShouldFail(NewSlabCall("c", 0)));
@@ -109,11 +110,12 @@ TEST(FaultInjectorTest, TheSeedChangesTheSchedule) {
 TEST(FaultInjectorTest, SitesDrawFromIndependentStreams) {
   // Arming failslab does not move fail_page_alloc's schedule.
   FaultInjector page_only(Config("seed=5;verbose=0;fail_page_alloc=1,40,0,-1"));
-  FaultInjector both(Config(
-      "seed=5;verbose=0;fail_page_alloc=1,40,0,-1;failslab=1,40,0,-1"));
+  FaultInjector both(
+      Config("seed=5;verbose=0;fail_page_alloc=1,40,0,-1;failslab=1,40,0,-1"));
   for (int i = 0; i < 200; ++i) {
     both.ShouldFail(SlabObjectCall("c", 8));
-    EXPECT_EQ(page_only.ShouldFail(PageCall(1)), both.ShouldFail(PageCall(1))) << i;
+    EXPECT_EQ(page_only.ShouldFail(PageCall(1)), both.ShouldFail(PageCall(1)))
+        << i;
   }
 }
 
@@ -128,7 +130,8 @@ TEST(FaultInjectorTest, SitesOfOneSeedDrawDifferentSchedules) {
 }
 
 TEST(FaultInjectorTest, SuspensionPassesEverythingAndCountsNothingElse) {
-  FaultInjector injector(Config("verbose=0;fail-nth=2;probability=100;times=-1"));
+  FaultInjector injector(
+      Config("verbose=0;fail-nth=2;probability=100;times=-1"));
   {
     ScopedFaultSuspension outer(&injector);
     {
@@ -156,24 +159,34 @@ TEST(FaultInjectorTest, StatisticsSurviveResetUntilCleared) {
   injector.ShouldFail(PageCall(0));  // filtered
   injector.Reset();
   injector.ShouldFail(PageCall(1));
-  const SiteStatistics expected{.eligible = 3, .filtered = 1, .injected = 1, .suspended = 0};
+  const SiteStatistics expected{
+      .eligible = 3, .filtered = 1, .injected = 1, .suspended = 0};
   EXPECT_EQ(injector.statistics().site(FaultSite::kPageAlloc), expected);
   EXPECT_EQ(injector.statistics().ToJson(),
             "{\"fault_statistics\":{"
-            "\"fail_page_alloc\":{\"eligible\":3,\"filtered\":1,\"injected\":1,\"suspended\":0},"
-            "\"failslab_new_slab\":{\"eligible\":0,\"filtered\":0,\"injected\":0,\"suspended\":0},"
-            "\"failslab\":{\"eligible\":0,\"filtered\":0,\"injected\":0,\"suspended\":0},"
-            "\"fail_reserve_charge\":{\"eligible\":0,\"filtered\":0,\"injected\":0,\"suspended\":0},"
-            "\"fail_reserve_set\":{\"eligible\":0,\"filtered\":0,\"injected\":0,\"suspended\":0}}}");
-  const std::string printed = Captured([&](FILE* out) { injector.PrintStatistics(out); });
+            "\"fail_page_alloc\":{\"eligible\":3,\"filtered\":1,\"injected\":1,"
+            "\"suspended\":0},"
+            "\"failslab_new_slab\":{\"eligible\":0,\"filtered\":0,\"injected\":"
+            "0,\"suspended\":0},"
+            "\"failslab\":{\"eligible\":0,\"filtered\":0,\"injected\":0,"
+            "\"suspended\":0},"
+            "\"fail_reserve_charge\":{\"eligible\":0,\"filtered\":0,"
+            "\"injected\":0,\"suspended\":0},"
+            "\"fail_reserve_set\":{\"eligible\":0,\"filtered\":0,\"injected\":"
+            "0,\"suspended\":0}}}");
+  const std::string printed =
+      Captured([&](FILE* out) { injector.PrintStatistics(out); });
   EXPECT_NE(printed.find("fault site"), std::string::npos) << printed;
-  EXPECT_NE(printed.find("fail_page_alloc                 3            1            1            0"),
+  EXPECT_NE(printed.find("fail_page_alloc                 3            1       "
+                         "     1            0"),
             std::string::npos)
       << printed;
   EXPECT_NE(printed.find("total"), std::string::npos);
-  EXPECT_NE(printed.find(injector.statistics().ToJson() + "\n"), std::string::npos);
+  EXPECT_NE(printed.find(injector.statistics().ToJson() + "\n"),
+            std::string::npos);
   injector.ClearStatistics();
-  EXPECT_EQ(injector.statistics().site(FaultSite::kPageAlloc), SiteStatistics());
+  EXPECT_EQ(injector.statistics().site(FaultSite::kPageAlloc),
+            SiteStatistics());
 }
 
 TEST(FaultInjectorTest, VerboseNoticesFollowTheKernelLevels) {
@@ -191,7 +204,8 @@ TEST(FaultInjectorTest, VerboseNoticesFollowTheKernelLevels) {
             "FAULT_INJECTION: forcing a failure.\n"
             "site fail_page_alloc, mode random, interval 1, probability 100,"
             " space 0 left, times -1 left\n");
-  const std::string two = notice("fail_page_alloc=1,100,0,3", call);  // default verbose 2
+  const std::string two =
+      notice("fail_page_alloc=1,100,0,3", call);  // default verbose 2
   EXPECT_EQ(two,
             "FAULT_INJECTION: forcing a failure.\n"
             "site fail_page_alloc, mode random, interval 1, probability 100,"
@@ -199,16 +213,22 @@ TEST(FaultInjectorTest, VerboseNoticesFollowTheKernelLevels) {
             "fault: fail_page_alloc call 1 (context call 1, random): order=1"
             " size=0 gfp=0x4 cache=- reserve=- call_site=alloc_pages\n");
   // __GFP_NOWARN keeps the notice quiet, as FAULT_NOWARN does.
-  EXPECT_EQ(notice("fail_page_alloc=1,100,0,-1", PageCall(1, kGfpAtomic | kGfpNoWarn)), "");
+  EXPECT_EQ(notice("fail_page_alloc=1,100,0,-1",
+                   PageCall(1, kGfpAtomic | kGfpNoWarn)),
+            "");
 }
 
 TEST(FaultInjectorTest, ReportSectionNamesTheFailuresAndTheReplayLine) {
   FaultInjector injector(Config("seed=4;verbose=0;failslab=3,100,0,-1"));
-  const std::string quiet = Captured([&](FILE* out) { injector.PrintReportSection(out); });
-  EXPECT_NE(quiet.find("fault injection: no failure injected since reset"), std::string::npos)
+  const std::string quiet =
+      Captured([&](FILE* out) { injector.PrintReportSection(out); });
+  EXPECT_NE(quiet.find("fault injection: no failure injected since reset"),
+            std::string::npos)
       << quiet;
-  for (int i = 0; i < 6; ++i) injector.ShouldFail(SlabObjectCall("kmalloc-64", 64));
-  const std::string report = Captured([&](FILE* out) { injector.PrintReportSection(out); });
+  for (int i = 0; i < 6; ++i)
+    injector.ShouldFail(SlabObjectCall("kmalloc-64", 64));
+  const std::string report =
+      Captured([&](FILE* out) { injector.PrintReportSection(out); });
   EXPECT_NE(report.find("fault injection: 2 failure(s) injected since reset"
                         " (0 oldest dropped from the log)"),
             std::string::npos)
@@ -216,12 +236,13 @@ TEST(FaultInjectorTest, ReportSectionNamesTheFailuresAndTheReplayLine) {
   EXPECT_NE(report.find("  injected: failslab call 3 (context call 3, random)"),
             std::string::npos)
       << report;
-  EXPECT_NE(report.find("  injected: failslab call 6 "), std::string::npos) << report;
+  EXPECT_NE(report.find("  injected: failslab call 6 "), std::string::npos)
+      << report;
   const std::string prefix = "fault config: ";
   const size_t at = report.find(prefix);
   ASSERT_NE(at, std::string::npos) << report;
-  const std::string line =
-      report.substr(at + prefix.size(), report.find('\n', at) - at - prefix.size());
+  const std::string line = report.substr(
+      at + prefix.size(), report.find('\n', at) - at - prefix.size());
   EXPECT_EQ(line, injector.ConfigLine());
   EXPECT_EQ(Config(line), injector.config());
 }
@@ -239,16 +260,18 @@ TEST(FaultInjectorDeathTest, EveryBugReportCarriesTheSection) {
   FaultInjector injector(Config("seed=3;verbose=0;fail_page_alloc=1,100,0,-1"));
   EXPECT_TRUE(injector.report_section_registered());
   injector.ShouldFail(PageCall(2));
-  EXPECT_DEATH(ReportBug(BugClass::kReserveLeak, "test"),
-               "RESERVOIR BUG: reserve-leak: test\n"
-               "(.|\n)*injected: fail_page_alloc call 1 \\(context call 1, random\\)"
-               "(.|\n)*fault config: seed=3;fail-nth=0;fail_page_alloc=1,100,0,-1;");
+  EXPECT_DEATH(
+      ReportBug(BugClass::kReserveLeak, "test"),
+      "RESERVOIR BUG: reserve-leak: test\n"
+      "(.|\n)*injected: fail_page_alloc call 1 \\(context call 1, random\\)"
+      "(.|\n)*fault config: seed=3;fail-nth=0;fail_page_alloc=1,100,0,-1;");
 }
 
 TEST(FaultInjectorDeathTest, ADestroyedInjectorLeavesNoSection) {
   { FaultInjector gone(Config("seed=12345")); }
-  EXPECT_DEATH(ReportBug(BugClass::kReserveLeak, "after"),
-               "RESERVOIR BUG: reserve-leak: after\nEND OF RESERVOIR BUG REPORT");
+  EXPECT_DEATH(
+      ReportBug(BugClass::kReserveLeak, "after"),
+      "RESERVOIR BUG: reserve-leak: after\nEND OF RESERVOIR BUG REPORT");
 }
 
 }  // namespace

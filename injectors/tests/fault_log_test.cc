@@ -31,7 +31,8 @@ TEST(FaultLogTest, RecordsEveryFieldAndCopiesTheNames) {
   FaultLog log;
   EXPECT_EQ(log.newest(), nullptr);
   std::string cache = "kmalloc-96";
-  FaultCall call = SlabObjectCall(cache.c_str(), 90, kGfpAtomic | kGfpZero, "kmalloc");
+  FaultCall call =
+      SlabObjectCall(cache.c_str(), 90, kGfpAtomic | kGfpZero, "kmalloc");
   log.Record(call, FaultCause::kRandom, 3, 7);
   cache = "overwritten";  // the log keeps its own copy
   ASSERT_EQ(log.size(), 1u);
@@ -54,7 +55,8 @@ TEST(FaultLogTest, CutsLongNames) {
   FaultLog log;
   const std::string long_name(100, 'r');
   log.Record(ChargeCall(long_name.c_str(), 1), FaultCause::kInput, 1, 1);
-  EXPECT_EQ(std::string(log.entry(0).reserve), long_name.substr(0, kFaultLogNameSize - 1));
+  EXPECT_EQ(std::string(log.entry(0).reserve),
+            long_name.substr(0, kFaultLogNameSize - 1));
 }
 
 TEST(FaultLogTest, KeepsTheNewestEntriesAndCountsTheDropped) {

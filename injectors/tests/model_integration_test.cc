@@ -74,9 +74,11 @@ void CarefulWorkload(Model& model) {
   const AllocContext atomic = Context(kGfpAtomic);
   const AllocContext memalloc = Context(kGfpAtomic | kGfpMemalloc);
 
-  const ReserveId node = model.reserves().Create("net", model.reserves().root());
+  const ReserveId node =
+      model.reserves().Create("net", model.reserves().root());
   ASSERT_NE(node, kNoReserve);
-  const bool reserved = model.reserves().KmallocSet(node, 2048) == ReserveStatus::kOk;
+  const bool reserved =
+      model.reserves().KmallocSet(node, 2048) == ReserveStatus::kOk;
 
   void* small = model.Kmalloc(96, kernel);
   void* large = model.Kmalloc(5000, atomic);
@@ -89,7 +91,8 @@ void CarefulWorkload(Model& model) {
       reserved && model.reserves().TryCharge(node, 64, "careful_user").status ==
                       ReserveStatus::kOk;
   KmemCache* cache = model.KmemCacheCreate("toy_cache", 40, 8);
-  void* object = cache != nullptr ? model.KmemCacheAlloc(cache, atomic) : nullptr;
+  void* object =
+      cache != nullptr ? model.KmemCacheAlloc(cache, atomic) : nullptr;
 
   if (object != nullptr) model.KmemCacheFree(cache, object);
   if (cache != nullptr) model.KmemCacheDestroy(cache);
@@ -233,9 +236,11 @@ TEST(ModelIntegrationTest, LeakyUserIsCaughtWhenItsAllocationFails) {
   const std::string report = RunLeakyUser(&injector);
   // The leak shows on the user's node and on every ancestor; the model
   // names the first it finds.
-  EXPECT_NE(report.find("RESERVOIR BUG: reserve-leak: reserve '"), std::string::npos)
+  EXPECT_NE(report.find("RESERVOIR BUG: reserve-leak: reserve '"),
+            std::string::npos)
       << report;
-  EXPECT_NE(report.find("' still has 128 bytes charged"), std::string::npos) << report;
+  EXPECT_NE(report.find("' still has 128 bytes charged"), std::string::npos)
+      << report;
   ASSERT_EQ(injector.log().size(), 1u);
   EXPECT_EQ(injector.log().entry(0).site, FaultSite::kSlabObject);
   EXPECT_STREQ(injector.log().entry(0).call_site, "kmalloc");
@@ -258,8 +263,9 @@ TEST(ModelIntegrationTest, FailNthWalkFindsTheLeakOnlyWhereTheAllocationFails) {
     } else {
       clean.push_back(nth);
       // Failing the charge itself is handled correctly by the user.
-      EXPECT_FALSE(allocation) << "fail-nth=" << nth << " failed "
-                               << SiteConfigName(failed.site) << " without a report";
+      EXPECT_FALSE(allocation)
+          << "fail-nth=" << nth << " failed " << SiteConfigName(failed.site)
+          << " without a report";
     }
   });
   EXPECT_GE(walk.failures_injected, 2u);
@@ -267,7 +273,8 @@ TEST(ModelIntegrationTest, FailNthWalkFindsTheLeakOnlyWhereTheAllocationFails) {
   EXPECT_EQ(clean, std::vector<uint64_t>{1});  // call 1 is the charge
 }
 
-TEST(ModelIntegrationDeathTest, TheBugReportNamesTheInjectedFailureAndItsReplayLine) {
+TEST(ModelIntegrationDeathTest,
+     TheBugReportNamesTheInjectedFailureAndItsReplayLine) {
   absl::StatusOr<FaultConfig> config = ParseFaultConfig(
       "seed=5;verbose=0;fail-nth=2;fail_page_alloc.min-order=0;"
       "fail_page_alloc.ignore-gfp-wait=0;failslab.ignore-gfp-wait=0;"
@@ -278,7 +285,8 @@ TEST(ModelIntegrationDeathTest, TheBugReportNamesTheInjectedFailureAndItsReplayL
         FaultInjector injector(*config);
         RunLeakyUser(&injector);
       },
-      "RESERVOIR BUG: reserve-leak: reserve '[a-z]+' still has 128 bytes charged"
+      "RESERVOIR BUG: reserve-leak: reserve '[a-z]+' still has 128 bytes "
+      "charged"
       "(.|\n)*injected: failslab call 1 \\(context call 2, fail-nth\\)"
       "(.|\n)*fault config: seed=5;fail-nth=2;fail_page_alloc=1,0,0,1;"
       "fail_page_alloc.verbose=0;fail_page_alloc.min-order=0;"

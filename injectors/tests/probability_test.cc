@@ -36,7 +36,8 @@ TEST(ProbabilityTest, RejectsEverythingElse) {
     absl::StatusOr<Probability> p = Probability::Parse(bad);
     EXPECT_FALSE(p.ok()) << "accepted \"" << bad << "\"";
     if (!p.ok()) {
-      EXPECT_EQ(std::string(p.status().message()).find('\n'), std::string::npos);
+      EXPECT_EQ(std::string(p.status().message()).find('\n'),
+                std::string::npos);
     }
   }
 }

@@ -19,7 +19,8 @@ TEST(SeededRandomTest, MatchesThePublishedSplitMix64Outputs) {
 
 TEST(SeededRandomTest, BelowStaysBelowTheBound) {
   SeededRandom random(9);
-  for (int i = 0; i < 10000; ++i) EXPECT_LT(random.Below(1'000'000'000), 1'000'000'000u);
+  for (int i = 0; i < 10000; ++i)
+    EXPECT_LT(random.Below(1'000'000'000), 1'000'000'000u);
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(random.Below(1), 0u);
 }
 

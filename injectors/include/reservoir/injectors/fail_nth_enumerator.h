@@ -13,7 +13,7 @@
 namespace reservoir::injectors {
 
 struct FailNthWalk {
-  uint64_t runs = 0;             // workload runs, the last (unfailed) included
+  uint64_t runs = 0;  // workload runs, the last (unfailed) included
   uint64_t failures_injected = 0;  // runs whose N-th call was failed
   bool stopped_at_limit = false;   // max_nth reached before the walk ended
 };

@@ -12,9 +12,9 @@
 namespace reservoir::injectors {
 
 struct PageAllocFilter {
-  int min_order = 1;                // orders below this are never failed
-  bool ignore_gfp_wait = true;      // leave requests that may block alone
-  bool ignore_gfp_highmem = true;   // leave __GFP_HIGHMEM requests alone
+  int min_order = 1;               // orders below this are never failed
+  bool ignore_gfp_wait = true;     // leave requests that may block alone
+  bool ignore_gfp_highmem = true;  // leave __GFP_HIGHMEM requests alone
 
   friend bool operator==(const PageAllocFilter&,
                          const PageAllocFilter&) = default;

@@ -37,10 +37,10 @@ const char* FaultCauseName(FaultCause cause);
 // probability 0 (off), interval 1, times 1, space 0, verbose 2.
 struct FaultAttrConfig {
   Probability probability;
-  uint64_t interval = 1;      // 0 and 1 both mean "every call"
-  int64_t times = 1;          // failures left; kUnlimitedTimes = no limit
-  uint64_t space = 0;         // units (see SiteCallSize) to let pass first
-  int verbose = 2;            // 0 quiet, 1 one notice, 2 notice and details
+  uint64_t interval = 1;  // 0 and 1 both mean "every call"
+  int64_t times = 1;      // failures left; kUnlimitedTimes = no limit
+  uint64_t space = 0;     // units (see SiteCallSize) to let pass first
+  int verbose = 2;        // 0 quiet, 1 one notice, 2 notice and details
   DecisionMode mode = DecisionMode::kRandom;
   // The kernel's stack-trace filter, by name: the call's call_site must be
   // in require_callers (when that list is not empty) and must not be in

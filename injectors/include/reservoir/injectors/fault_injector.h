@@ -115,7 +115,8 @@ class FaultInjector final : public FaultHook {
 // A null injector makes it a no-op, so harness code need not check.
 class ScopedFaultSuspension {
  public:
-  explicit ScopedFaultSuspension(FaultInjector* injector) : injector_(injector) {
+  explicit ScopedFaultSuspension(FaultInjector* injector)
+      : injector_(injector) {
     if (injector_ != nullptr) injector_->Suspend();
   }
   ~ScopedFaultSuspension() {

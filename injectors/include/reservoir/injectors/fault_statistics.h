@@ -17,7 +17,8 @@ struct SiteStatistics {
   uint64_t injected = 0;   // failed (a subset of eligible)
   uint64_t suspended = 0;  // arrived while injection was suspended
 
-  friend bool operator==(const SiteStatistics&, const SiteStatistics&) = default;
+  friend bool operator==(const SiteStatistics&,
+                         const SiteStatistics&) = default;
 };
 
 class FaultStatistics {

@@ -15,7 +15,8 @@ namespace reservoir::injectors {
 class NameList {
  public:
   NameList() = default;
-  explicit NameList(std::vector<std::string> names) : names_(std::move(names)) {}
+  explicit NameList(std::vector<std::string> names)
+      : names_(std::move(names)) {}
 
   // "a,b,c": at least one name, none empty; a name is letters, digits and
   // _ - . : + / @ (nothing that could be mistaken for the syntax around it).

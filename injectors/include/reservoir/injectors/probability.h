@@ -16,9 +16,9 @@ namespace reservoir::injectors {
 
 class Probability {
  public:
-  static constexpr uint32_t kScale = 1'000'000'000;        // 100 percent
-  static constexpr uint32_t kPerPercent = kScale / 100;    // 1 percent
-  static constexpr int kMaxDecimals = 7;                   // 10^-7 percent
+  static constexpr uint32_t kScale = 1'000'000'000;      // 100 percent
+  static constexpr uint32_t kPerPercent = kScale / 100;  // 1 percent
+  static constexpr int kMaxDecimals = 7;                 // 10^-7 percent
 
   constexpr Probability() = default;
 

@@ -19,12 +19,15 @@ enum class SiteKind : uint8_t { kPage, kSlab, kReserve };
 
 constexpr SiteKind KindOfSite(FaultSite site) {
   switch (site) {
-    case FaultSite::kPageAlloc: return SiteKind::kPage;
+    case FaultSite::kPageAlloc:
+      return SiteKind::kPage;
     case FaultSite::kSlabNewSlab:
-    case FaultSite::kSlabObject: return SiteKind::kSlab;
+    case FaultSite::kSlabObject:
+      return SiteKind::kSlab;
     case FaultSite::kReserveCharge:
     case FaultSite::kReserveSet:
-    case FaultSite::kCount: break;
+    case FaultSite::kCount:
+      break;
   }
   return SiteKind::kReserve;
 }
@@ -33,12 +36,18 @@ constexpr SiteKind KindOfSite(FaultSite site) {
 // debugfs directory where one exists ("fail_page_alloc", "failslab").
 constexpr const char* SiteConfigName(FaultSite site) {
   switch (site) {
-    case FaultSite::kPageAlloc: return "fail_page_alloc";
-    case FaultSite::kSlabNewSlab: return "failslab_new_slab";
-    case FaultSite::kSlabObject: return "failslab";
-    case FaultSite::kReserveCharge: return "fail_reserve_charge";
-    case FaultSite::kReserveSet: return "fail_reserve_set";
-    case FaultSite::kCount: break;
+    case FaultSite::kPageAlloc:
+      return "fail_page_alloc";
+    case FaultSite::kSlabNewSlab:
+      return "failslab_new_slab";
+    case FaultSite::kSlabObject:
+      return "failslab";
+    case FaultSite::kReserveCharge:
+      return "fail_reserve_charge";
+    case FaultSite::kReserveSet:
+      return "fail_reserve_set";
+    case FaultSite::kCount:
+      break;
   }
   return "unknown";
 }
@@ -62,9 +71,12 @@ struct SiteConfig {
 inline bool SiteCallIsExempt(FaultSite site, const SiteConfig& config,
                              const FaultCall& call) {
   switch (KindOfSite(site)) {
-    case SiteKind::kPage: return PageAllocCallIsExempt(config.page_alloc, call);
-    case SiteKind::kSlab: return SlabCallIsExempt(config.slab, call);
-    case SiteKind::kReserve: return ReserveCallIsExempt(config.reserve, call);
+    case SiteKind::kPage:
+      return PageAllocCallIsExempt(config.page_alloc, call);
+    case SiteKind::kSlab:
+      return SlabCallIsExempt(config.slab, call);
+    case SiteKind::kReserve:
+      return ReserveCallIsExempt(config.reserve, call);
   }
   return true;
 }
@@ -72,9 +84,12 @@ inline bool SiteCallIsExempt(FaultSite site, const SiteConfig& config,
 // What the call spends from the site's `space`.
 inline uint64_t SiteCallSize(FaultSite site, const FaultCall& call) {
   switch (KindOfSite(site)) {
-    case SiteKind::kPage: return PageAllocCallSize(call);
-    case SiteKind::kSlab: return SlabCallSize(call);
-    case SiteKind::kReserve: return ReserveCallSize(call);
+    case SiteKind::kPage:
+      return PageAllocCallSize(call);
+    case SiteKind::kSlab:
+      return SlabCallSize(call);
+    case SiteKind::kReserve:
+      return ReserveCallSize(call);
   }
   return 0;
 }
