@@ -36,6 +36,7 @@ class Model {
   const ModelConfig& config() const { return config_; }
   void SetFaultHook(FaultHook* hook) { gate_.set_hook(hook); }
   FaultGate& fault_gate() { return gate_; }
+  const FaultGate& fault_gate() const { return gate_; }
 
   // Layer 1.
   Pfn AllocPages(int order, const AllocContext& ctx);

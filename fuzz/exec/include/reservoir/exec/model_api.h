@@ -1,0 +1,99 @@
+// The narrow interface the executor drives. Everything the executor and its
+// oracle need from an allocator implementation goes through here, so another
+// implementation of the same API can be driven by the same programs and
+// compared against Reservoir's model later.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "reservoir/config.h"
+#include "reservoir/fault_site.h"
+#include "reservoir/gfp.h"
+
+namespace reservoir::exec {
+
+using PageHandle = uint32_t;  // a page frame number
+inline constexpr PageHandle kNoPage = UINT32_MAX;
+using CacheHandle = int32_t;  // an implementation's cache id
+inline constexpr CacheHandle kNoCache = -1;
+using ReserveHandle = uint16_t;
+inline constexpr ReserveHandle kNoReserveHandle = UINT16_MAX;
+
+// What a reserve wrapper handed out; `charged` is what its free undoes.
+struct Grant {
+  void* object = nullptr;
+  PageHandle page = kNoPage;
+  int order = 0;
+  ReserveHandle node = kNoReserveHandle;
+  uint64_t charged = 0;
+  bool emergency = false;
+  bool ok() const { return object != nullptr; }
+};
+
+struct ReserveView {
+  bool live = false;
+  ReserveHandle parent = kNoReserveHandle;
+  uint64_t pages = 0;
+  uint64_t limit = 0;
+  uint64_t usage = 0;
+};
+
+class ModelApi {
+ public:
+  virtual ~ModelApi() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual void SetFaultHook(FaultHook* hook) = 0;
+  virtual void Reset() = 0;
+  virtual int max_order() const = 0;
+
+  // Layer 1.
+  virtual PageHandle AllocPages(int order, const AllocContext& ctx) = 0;
+  virtual void FreePages(PageHandle page, int order) = 0;
+  virtual void* PageAddress(PageHandle page) const = 0;
+  // Layer 2.
+  virtual CacheHandle CacheCreate(const char* name, uint32_t size,
+                                  uint32_t align) = 0;
+  virtual bool CacheDestroy(CacheHandle cache) = 0;
+  virtual void* CacheAlloc(CacheHandle cache, const AllocContext& ctx) = 0;
+  virtual void CacheFree(CacheHandle cache, void* object, uint16_t cpu) = 0;
+  virtual void* Kmalloc(size_t size, const AllocContext& ctx) = 0;
+  virtual void Kfree(void* object, uint16_t cpu) = 0;
+  // Layer 3. Return codes: 0 = ok, anything else = refused (expected).
+  virtual ReserveHandle ReserveCreate(const char* name,
+                                      ReserveHandle parent) = 0;
+  virtual ReserveHandle ReserveRoot() const = 0;
+  virtual int ReservePagesSet(ReserveHandle node, uint64_t pages) = 0;
+  virtual int ReserveKmallocSet(ReserveHandle node, uint64_t bytes) = 0;
+  virtual int ReserveCacheSet(ReserveHandle node, CacheHandle cache,
+                              uint64_t objects) = 0;
+  virtual int ReserveConnect(ReserveHandle child, ReserveHandle parent) = 0;
+  virtual int ReserveDisconnect(ReserveHandle child) = 0;
+  virtual int ReserveCharge(ReserveHandle node, uint64_t bytes) = 0;
+  virtual void ReserveUncharge(ReserveHandle node, uint64_t bytes) = 0;
+  virtual ReserveView Reserve(ReserveHandle node) const = 0;
+  // The reserve wrappers.
+  virtual Grant KmallocReserve(size_t size, const AllocContext& ctx,
+                               ReserveHandle node) = 0;
+  virtual void KfreeReserve(const Grant& grant, uint16_t cpu) = 0;
+  virtual Grant AllocPagesReserve(int order, const AllocContext& ctx,
+                                  ReserveHandle node) = 0;
+  virtual void FreePagesReserve(const Grant& grant) = 0;
+  virtual Grant CacheAllocReserve(CacheHandle cache, const AllocContext& ctx,
+                                  ReserveHandle node) = 0;
+  virtual void CacheFreeReserve(CacheHandle cache, const Grant& grant,
+                                uint16_t cpu) = 0;
+
+  // What the oracle may ask.
+  // True when `object` (or the page) lies on reserve memory: a slab built
+  // on a pfmemalloc page, or a pfmemalloc page itself.
+  virtual bool OnReserveMemory(const void* object) const = 0;
+  // Injected failures so far (since Reset).
+  virtual uint64_t InjectedFailures() const = 0;
+  virtual void AuditFull() const = 0;
+  // Reports reserve-leak unless everything is back to its pristine state.
+  virtual void CheckPristine() = 0;
+};
+
+}  // namespace reservoir::exec

@@ -1,0 +1,96 @@
+// ModelApi over Reservoir's own model, and a small pool that keeps models
+// alive across inputs so that an input pays for a reset, not for building
+// an arena.
+#pragma once
+
+#include <memory>
+
+#include "reservoir/exec/model_api.h"
+#include "reservoir/model.h"
+
+namespace reservoir::exec {
+
+class ReservoirModel final : public ModelApi {
+ public:
+  explicit ReservoirModel(const ModelConfig& config) : model_(config) {}
+
+  Model& model() { return model_; }
+
+  const ModelConfig& config() const override { return model_.config(); }
+  void SetFaultHook(FaultHook* hook) override { model_.SetFaultHook(hook); }
+  void Reset() override { model_.Reset(); }
+  int max_order() const override { return model_.config().max_order; }
+
+  PageHandle AllocPages(int order, const AllocContext& ctx) override {
+    return model_.AllocPages(order, ctx);
+  }
+  void FreePages(PageHandle page, int order) override {
+    model_.FreePages(page, order);
+  }
+  void* PageAddress(PageHandle page) const override {
+    return model_.pages().PageAddress(page);
+  }
+  CacheHandle CacheCreate(const char* name, uint32_t size,
+                          uint32_t align) override;
+  bool CacheDestroy(CacheHandle cache) override;
+  void* CacheAlloc(CacheHandle cache, const AllocContext& ctx) override;
+  void CacheFree(CacheHandle cache, void* object, uint16_t cpu) override;
+  void* Kmalloc(size_t size, const AllocContext& ctx) override {
+    return model_.Kmalloc(size, ctx);
+  }
+  void Kfree(void* object, uint16_t cpu) override {
+    model_.Kfree(object, cpu);
+  }
+
+  ReserveHandle ReserveCreate(const char* name, ReserveHandle parent) override {
+    return model_.reserves().Create(name, parent);
+  }
+  ReserveHandle ReserveRoot() const override { return kRootReserve; }
+  int ReservePagesSet(ReserveHandle node, uint64_t pages) override;
+  int ReserveKmallocSet(ReserveHandle node, uint64_t bytes) override;
+  int ReserveCacheSet(ReserveHandle node, CacheHandle cache,
+                      uint64_t objects) override;
+  int ReserveConnect(ReserveHandle child, ReserveHandle parent) override;
+  int ReserveDisconnect(ReserveHandle child) override;
+  int ReserveCharge(ReserveHandle node, uint64_t bytes) override;
+  void ReserveUncharge(ReserveHandle node, uint64_t bytes) override {
+    model_.reserves().Uncharge(node, bytes);
+  }
+  ReserveView Reserve(ReserveHandle node) const override;
+
+  Grant KmallocReserve(size_t size, const AllocContext& ctx,
+                       ReserveHandle node) override;
+  void KfreeReserve(const Grant& grant, uint16_t cpu) override;
+  Grant AllocPagesReserve(int order, const AllocContext& ctx,
+                          ReserveHandle node) override;
+  void FreePagesReserve(const Grant& grant) override;
+  Grant CacheAllocReserve(CacheHandle cache, const AllocContext& ctx,
+                          ReserveHandle node) override;
+  void CacheFreeReserve(CacheHandle cache, const Grant& grant,
+                        uint16_t cpu) override;
+
+  bool OnReserveMemory(const void* object) const override;
+  uint64_t InjectedFailures() const override;
+  void AuditFull() const override { model_.AuditFull(); }
+  void CheckPristine() override { model_.CheckPristine(); }
+
+ private:
+  Model model_;
+};
+
+bool SameConfig(const ModelConfig& a, const ModelConfig& b);
+
+// Keeps the last few models by configuration; Acquire() hands out a reset
+// model for `config`, building one only when none matches.
+class ModelPool {
+ public:
+  ReservoirModel& Acquire(const ModelConfig& config);
+
+ private:
+  static constexpr int kSlots = 6;
+  std::unique_ptr<ReservoirModel> slots_[kSlots];
+  uint64_t last_use_[kSlots] = {};
+  uint64_t clock_ = 0;
+};
+
+}  // namespace reservoir::exec

@@ -1,0 +1,585 @@
+// Program execution against a ModelApi, with the shadow-ledger oracle.
+#include "reservoir/exec/executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <variant>
+
+#include "reservoir/program/text_format.h"
+#include "reservoir/report.h"
+
+namespace reservoir::exec {
+
+using program::Op;
+using program::Program;
+namespace op = program::op;
+
+namespace {
+
+// The ledger tracks reserve handles below this bound (the model has 64).
+constexpr int kLedgerReserves = 64;
+
+struct PageEntry {
+  PageHandle page;
+  int order;
+};
+struct ObjectEntry {
+  void* object;
+  uint16_t cpu;
+};
+struct CacheObjectEntry {
+  void* object;
+  CacheHandle cache;
+  uint16_t cpu;
+};
+struct ChargeEntry {
+  ReserveHandle node;
+  uint64_t bytes;
+};
+struct GrantEntry {
+  Grant grant;
+  CacheHandle cache;
+  uint16_t cpu;
+};
+
+template <class T>
+T TakeAt(std::vector<T>& set, size_t index) {
+  T entry = set[index];
+  set.erase(set.begin() + static_cast<std::ptrdiff_t>(index));
+  return entry;
+}
+
+// A written pattern lets ASan see any object the model hands out too small.
+void Scribble(void* object, size_t size) {
+  std::memset(object, 0xa5, size);
+}
+
+}  // namespace
+
+struct Executor::State {
+  ModelApi* api = nullptr;
+  const Program* program = nullptr;
+  ExecOptions options;
+  ExecStats stats;
+  size_t op_index = 0;
+  bool running = false;
+
+  // The simulated task and interrupt state.
+  bool pf_memalloc = false;
+  bool in_softirq = false;
+  bool oom_victim = false;
+
+  // The live sets, in program order (operations index them modulo size).
+  std::vector<PageEntry> pages;
+  std::vector<ObjectEntry> kmalloc_objects;
+  std::vector<CacheHandle> caches;
+  std::vector<CacheObjectEntry> cache_objects;
+  std::vector<ReserveHandle> reserves;  // [0] is the root
+  std::vector<ChargeEntry> charges;
+  std::vector<GrantEntry> kmalloc_grants;
+  std::vector<GrantEntry> page_grants;
+  std::vector<GrantEntry> cache_grants;
+  std::vector<PageHandle> pressure;
+
+  // The shadow ledger: charges made against each node itself, and the tree
+  // shape as the executor saw it change.
+  uint64_t own_charges[kLedgerReserves] = {};
+  ReserveHandle parent[kLedgerReserves] = {};
+  uint32_t created_caches = 0;
+  uint32_t created_reserves = 0;
+
+  void Clear() {
+    stats = ExecStats{};
+    op_index = 0;
+    pf_memalloc = in_softirq = oom_victim = false;
+    pages.clear();
+    kmalloc_objects.clear();
+    caches.clear();
+    cache_objects.clear();
+    reserves.clear();
+    charges.clear();
+    kmalloc_grants.clear();
+    page_grants.clear();
+    cache_grants.clear();
+    pressure.clear();
+    std::fill(std::begin(own_charges), std::end(own_charges), 0);
+    std::fill(std::begin(parent), std::end(parent), kNoReserveHandle);
+    created_caches = created_reserves = 0;
+  }
+
+  AllocContext Context(uint8_t gfp, uint32_t cpu) const {
+    AllocContext ctx;
+    ctx.gfp = gfp;
+    ctx.pf_memalloc = pf_memalloc;
+    ctx.in_softirq = in_softirq;
+    ctx.oom_victim = oom_victim;
+    ctx.cpu = static_cast<uint16_t>(cpu % api->config().nr_cpus);
+    return ctx;
+  }
+
+  int ClampOrder(uint32_t order) const {
+    return static_cast<int>(std::min<uint32_t>(order, api->max_order()));
+  }
+
+  bool Ledgered(ReserveHandle node) const { return node < kLedgerReserves; }
+
+  // The oracle's accounting check: every node's usage equals the charges
+  // recorded against it and the nodes below it, and its parent is the one
+  // the executor saw it get.
+  void CheckLedger() const {
+    for (ReserveHandle node : reserves) {
+      if (!Ledgered(node)) continue;
+      uint64_t expected = 0;
+      for (ReserveHandle other : reserves) {
+        if (!Ledgered(other)) continue;
+        for (ReserveHandle at = other; at != kNoReserveHandle && Ledgered(at);
+             at = parent[at]) {
+          if (at == node) {
+            expected += own_charges[other];
+            break;
+          }
+        }
+      }
+      const ReserveView view = api->Reserve(node);
+      if (!view.live || view.usage != expected) {
+        ReportBug(BugClass::kAccountingImbalance, "executor: reserve #%u has "
+                  "usage %llu but the ledger of live charges says %llu",
+                  node, static_cast<unsigned long long>(view.usage),
+                  static_cast<unsigned long long>(expected));
+      }
+      if (view.parent != parent[node]) {
+        ReportBug(BugClass::kAccountingImbalance, "executor: reserve #%u has "
+                  "parent #%u but was last attached to #%u", node, view.parent,
+                  parent[node]);
+      }
+    }
+  }
+
+  // No request without reserve access may get reserve memory.
+  void CheckNoReserveMemory(const void* object, const char* what,
+                            const AllocContext& ctx) const {
+    if (object != nullptr && api->OnReserveMemory(object)) {
+      ReportBug(BugClass::kSlabMixing, "executor: %s for a request without "
+                "reserve access (gfp %#x, pf_memalloc %d, softirq %d, cpu %u) "
+                "returned reserve memory", what, ctx.gfp, pf_memalloc,
+                in_softirq, ctx.cpu);
+    }
+  }
+};
+
+// One visitor per operation kind. An operation whose live set is empty, or
+// whose call is refused, changes nothing.
+class Executor::Runner {
+ public:
+  Runner(State& s, FaultPlan& faults) : s_(s), faults_(faults) {}
+
+  void operator()(const op::Nop&) { Noop(); }
+
+  void operator()(const op::AllocPages& o) {
+    const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    const int order = s_.ClampOrder(o.order);
+    const PageHandle page = s_.api->AllocPages(order, ctx);
+    if (page == kNoPage) return Failed();
+    if (!IsEntitled(ctx)) {
+      s_.CheckNoReserveMemory(s_.api->PageAddress(page), "alloc_pages", ctx);
+    }
+    ScribblePages(page, order);
+    s_.pages.push_back({page, order});
+    Done();
+  }
+
+  void operator()(const op::FreePages& o) {
+    if (s_.pages.empty()) return Noop();
+    const PageEntry entry = TakeAt(s_.pages, o.page % s_.pages.size());
+    s_.api->FreePages(entry.page, entry.order);
+    Done();
+  }
+
+  void operator()(const op::Kmalloc& o) {
+    const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    void* object = s_.api->Kmalloc(o.size, ctx);
+    if (object == nullptr) return Failed();
+    if (!IsEntitled(ctx)) s_.CheckNoReserveMemory(object, "kmalloc", ctx);
+    Scribble(object, o.size);
+    s_.kmalloc_objects.push_back({object, ctx.cpu});
+    Done();
+  }
+
+  void operator()(const op::Kfree& o) {
+    if (s_.kmalloc_objects.empty()) return Noop();
+    const ObjectEntry entry =
+        TakeAt(s_.kmalloc_objects, o.obj % s_.kmalloc_objects.size());
+    s_.api->Kfree(entry.object, entry.cpu);
+    Done();
+  }
+
+  void operator()(const op::CacheCreate& o) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "cache-%u", s_.created_caches++);
+    const CacheHandle cache = s_.api->CacheCreate(name, o.size, o.align);
+    if (cache == kNoCache) return Failed();
+    s_.caches.push_back(cache);
+    Done();
+  }
+
+  void operator()(const op::CacheAlloc& o) {
+    if (s_.caches.empty()) return Noop();
+    const CacheHandle cache = s_.caches[o.cache % s_.caches.size()];
+    const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    void* object = s_.api->CacheAlloc(cache, ctx);
+    if (object == nullptr) return Failed();
+    if (!IsEntitled(ctx)) s_.CheckNoReserveMemory(object, "cache_alloc", ctx);
+    s_.cache_objects.push_back({object, cache, ctx.cpu});
+    Done();
+  }
+
+  void operator()(const op::CacheFree& o) {
+    if (s_.cache_objects.empty()) return Noop();
+    const CacheObjectEntry entry =
+        TakeAt(s_.cache_objects, o.obj % s_.cache_objects.size());
+    s_.api->CacheFree(entry.cache, entry.object, entry.cpu);
+    Done();
+  }
+
+  void operator()(const op::CacheDestroy& o) {
+    if (s_.caches.empty()) return Noop();
+    const size_t index = o.cache % s_.caches.size();
+    const CacheHandle cache = s_.caches[index];
+    // Destroying a cache whose objects (or grants) live is refused by the
+    // allocator; the executor keeps the cache then.
+    if (!s_.api->CacheDestroy(cache)) return Failed();
+    s_.caches.erase(s_.caches.begin() + static_cast<std::ptrdiff_t>(index));
+    Done();
+  }
+
+  void operator()(const op::ReserveCreate& o) {
+    const ReserveHandle parent = Reserve(o.parent);
+    char name[32];
+    std::snprintf(name, sizeof(name), "res-%u", s_.created_reserves++);
+    const ReserveHandle node = s_.api->ReserveCreate(name, parent);
+    if (node == kNoReserveHandle) return Failed();
+    s_.reserves.push_back(node);
+    if (s_.Ledgered(node)) {
+      s_.own_charges[node] = 0;
+      s_.parent[node] = parent;
+    }
+    AfterReserveChange();
+  }
+
+  void operator()(const op::ReserveSetPages& o) {
+    Outcome(s_.api->ReservePagesSet(Reserve(o.res), o.pages));
+  }
+
+  void operator()(const op::ReserveSetKmalloc& o) {
+    Outcome(s_.api->ReserveKmallocSet(Reserve(o.res), o.bytes));
+  }
+
+  void operator()(const op::ReserveSetCache& o) {
+    if (s_.caches.empty()) return Noop();
+    Outcome(s_.api->ReserveCacheSet(Reserve(o.res),
+                                    s_.caches[o.cache % s_.caches.size()],
+                                    o.objects));
+  }
+
+  void operator()(const op::ReserveConnect& o) {
+    const ReserveHandle child = Reserve(o.res);
+    const ReserveHandle parent = Reserve(o.parent);
+    const int result = s_.api->ReserveConnect(child, parent);
+    if (result == 0 && s_.Ledgered(child)) s_.parent[child] = parent;
+    Outcome(result);
+  }
+
+  void operator()(const op::ReserveDisconnect& o) {
+    const ReserveHandle child = Reserve(o.res);
+    const int result = s_.api->ReserveDisconnect(child);
+    if (result == 0 && s_.Ledgered(child)) s_.parent[child] = kNoReserveHandle;
+    Outcome(result);
+  }
+
+  void operator()(const op::ReserveCharge& o) {
+    const ReserveHandle node = Reserve(o.res);
+    const int result = s_.api->ReserveCharge(node, o.bytes);
+    if (result == 0) {
+      s_.charges.push_back({node, o.bytes});
+      if (s_.Ledgered(node)) s_.own_charges[node] += o.bytes;
+    }
+    Outcome(result);
+  }
+
+  void operator()(const op::ReserveUncharge& o) {
+    if (s_.charges.empty()) return Noop();
+    const ChargeEntry entry = TakeAt(s_.charges, o.charge % s_.charges.size());
+    s_.api->ReserveUncharge(entry.node, entry.bytes);
+    if (s_.Ledgered(entry.node)) s_.own_charges[entry.node] -= entry.bytes;
+    AfterReserveChange();
+  }
+
+  void operator()(const op::KmallocReserve& o) {
+    const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    const Grant grant = s_.api->KmallocReserve(o.size, ctx, Reserve(o.res));
+    if (!grant.ok()) return Failed();
+    Granted(grant, ctx, "kmalloc_reserve");
+    Scribble(grant.object, o.size);
+    s_.kmalloc_grants.push_back({grant, kNoCache, ctx.cpu});
+    AfterReserveChange();
+  }
+
+  void operator()(const op::KfreeReserve& o) {
+    if (s_.kmalloc_grants.empty()) return Noop();
+    const GrantEntry entry =
+        TakeAt(s_.kmalloc_grants, o.grant % s_.kmalloc_grants.size());
+    s_.api->KfreeReserve(entry.grant, entry.cpu);
+    Ungranted(entry.grant);
+  }
+
+  void operator()(const op::AllocPagesReserve& o) {
+    const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    const int order = s_.ClampOrder(o.order);
+    const Grant grant = s_.api->AllocPagesReserve(order, ctx, Reserve(o.res));
+    if (!grant.ok()) return Failed();
+    Granted(grant, ctx, "alloc_pages_reserve");
+    ScribblePages(grant.page, grant.order);
+    s_.page_grants.push_back({grant, kNoCache, ctx.cpu});
+    AfterReserveChange();
+  }
+
+  void operator()(const op::FreePagesReserve& o) {
+    if (s_.page_grants.empty()) return Noop();
+    const GrantEntry entry =
+        TakeAt(s_.page_grants, o.grant % s_.page_grants.size());
+    s_.api->FreePagesReserve(entry.grant);
+    Ungranted(entry.grant);
+  }
+
+  void operator()(const op::CacheAllocReserve& o) {
+    if (s_.caches.empty()) return Noop();
+    const CacheHandle cache = s_.caches[o.cache % s_.caches.size()];
+    const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    const Grant grant = s_.api->CacheAllocReserve(cache, ctx, Reserve(o.res));
+    if (!grant.ok()) return Failed();
+    Granted(grant, ctx, "cache_alloc_reserve");
+    s_.cache_grants.push_back({grant, cache, ctx.cpu});
+    AfterReserveChange();
+  }
+
+  void operator()(const op::CacheFreeReserve& o) {
+    if (s_.cache_grants.empty()) return Noop();
+    const GrantEntry entry =
+        TakeAt(s_.cache_grants, o.grant % s_.cache_grants.size());
+    s_.api->CacheFreeReserve(entry.cache, entry.grant, entry.cpu);
+    Ungranted(entry.grant);
+  }
+
+  void operator()(const op::SetPfMemalloc&) { s_.pf_memalloc = true; Done(); }
+  void operator()(const op::ClearPfMemalloc&) { s_.pf_memalloc = false; Done(); }
+  void operator()(const op::EnterSoftirq&) { s_.in_softirq = true; Done(); }
+  void operator()(const op::LeaveSoftirq&) { s_.in_softirq = false; Done(); }
+  void operator()(const op::SetOomVictim&) { s_.oom_victim = true; Done(); }
+  void operator()(const op::ClearOomVictim&) { s_.oom_victim = false; Done(); }
+
+  void operator()(const op::Pressure& o) {
+    // Unentitled users, whatever the task state: they never reach the
+    // reserve, only their watermarks.
+    AllocContext ctx;
+    ctx.gfp = (o.gfp | kGfpNoMemalloc) & ~kGfpMemalloc & ~kGfpNoFail;
+    ctx.cpu = static_cast<uint16_t>(o.cpu % s_.api->config().nr_cpus);
+    uint32_t taken = 0;
+    for (; taken < o.pages; ++taken) {
+      const PageHandle page = s_.api->AllocPages(0, ctx);
+      if (page == kNoPage) break;
+      s_.CheckNoReserveMemory(s_.api->PageAddress(page), "pressure", ctx);
+      s_.pressure.push_back(page);
+    }
+    if (taken < o.pages) ++s_.stats.alloc_failures;
+    Done();
+  }
+
+  void operator()(const op::ReleasePressure&) {
+    if (s_.pressure.empty()) return Noop();
+    for (PageHandle page : s_.pressure) s_.api->FreePages(page, 0);
+    s_.pressure.clear();
+    Done();
+  }
+
+  void operator()(const op::FailNext& o) {
+    faults_.FailNext(o.site, o.skip);
+    Done();
+  }
+
+  void operator()(const op::Audit&) {
+    s_.api->AuditFull();
+    s_.CheckLedger();
+    Done();
+  }
+
+ private:
+  void Done() { ++s_.stats.ops; }
+  void Noop() { ++s_.stats.noops; }
+  void Failed() {
+    ++s_.stats.ops;
+    ++s_.stats.alloc_failures;
+  }
+
+  // A refused reserve operation is expected; the ledger is checked anyway.
+  void Outcome(int result) {
+    if (result != 0) ++s_.stats.alloc_failures;
+    AfterReserveChange();
+  }
+
+  void AfterReserveChange() {
+    ++s_.stats.ops;
+    s_.CheckLedger();
+  }
+
+  ReserveHandle Reserve(uint8_t index) const {
+    return s_.reserves[index % s_.reserves.size()];
+  }
+
+  void ScribblePages(PageHandle page, int order) {
+    // The first and last 64 bytes of the block: enough to catch a block
+    // handed out twice or too small, without writing megabytes.
+    uint8_t* base = static_cast<uint8_t*>(s_.api->PageAddress(page));
+    const size_t bytes = static_cast<size_t>(kPageSize) << order;
+    Scribble(base, 64);
+    Scribble(base + bytes - 64, 64);
+  }
+
+  void Granted(const Grant& grant, const AllocContext& ctx, const char* what) {
+    if (grant.emergency) {
+      ++s_.stats.emergencies;
+      if (s_.Ledgered(grant.node)) s_.own_charges[grant.node] += grant.charged;
+      return;
+    }
+    // The wrapper's first attempt forbids reserves (__GFP_NOMEMALLOC).
+    if (grant.charged != 0) {
+      ReportBug(BugClass::kAccountingImbalance, "executor: %s charged %llu "
+                "bytes for an allocation it did not take from the reserve",
+                what, static_cast<unsigned long long>(grant.charged));
+    }
+    s_.CheckNoReserveMemory(grant.object, what, ctx);
+  }
+
+  void Ungranted(const Grant& grant) {
+    if (grant.emergency && s_.Ledgered(grant.node)) {
+      s_.own_charges[grant.node] -= grant.charged;
+    }
+    AfterReserveChange();
+  }
+
+  State& s_;
+  FaultPlan& faults_;
+};
+
+Executor::Executor() : state_(std::make_unique<State>()) {
+  report_registered_ = RegisterReportProvider(&Executor::ReportSection, this);
+}
+
+Executor::~Executor() {
+  if (report_registered_) UnregisterReportProvider(&Executor::ReportSection, this);
+}
+
+void Executor::ReportSection(FILE* out, void* self) {
+  const State& s = *static_cast<Executor*>(self)->state_;
+  if (s.program == nullptr) return;
+  std::fprintf(out, "--- reservoir program (%zu operations) ---\n",
+               s.program->ops.size());
+  std::fputs(program::ToText(*s.program).c_str(), out);
+  if (s.running && s.op_index < s.program->ops.size()) {
+    std::fprintf(out, "--- while executing operation #%zu: %s ---\n",
+                 s.op_index, program::OpToText(s.program->ops[s.op_index]).c_str());
+  } else {
+    std::fprintf(out, "--- after the last operation, during %s ---\n",
+                 s.running ? "teardown" : "a later call");
+  }
+}
+
+ExecStats Executor::Run(const Program& program, const ExecOptions& options) {
+  ReservoirModel& model = pool_.Acquire(program::ToModelConfig(program.header));
+  return RunOn(model, program, options);
+}
+
+void Executor::Teardown() {
+  State& s = *state_;
+  ModelApi& api = *s.api;
+  s.op_index = s.program->ops.size();
+  // A fixed order, so that the same program always tears down the same way.
+  for (const GrantEntry& e : s.kmalloc_grants) api.KfreeReserve(e.grant, e.cpu);
+  for (const GrantEntry& e : s.cache_grants) {
+    api.CacheFreeReserve(e.cache, e.grant, e.cpu);
+  }
+  for (const GrantEntry& e : s.page_grants) api.FreePagesReserve(e.grant);
+  for (auto* grants : {&s.kmalloc_grants, &s.cache_grants, &s.page_grants}) {
+    for (const GrantEntry& e : *grants) {
+      if (e.grant.emergency && s.Ledgered(e.grant.node)) {
+        s.own_charges[e.grant.node] -= e.grant.charged;
+      }
+    }
+    grants->clear();
+  }
+  for (const CacheObjectEntry& e : s.cache_objects) {
+    api.CacheFree(e.cache, e.object, e.cpu);
+  }
+  s.cache_objects.clear();
+  for (const ObjectEntry& e : s.kmalloc_objects) api.Kfree(e.object, e.cpu);
+  s.kmalloc_objects.clear();
+  for (const PageEntry& e : s.pages) api.FreePages(e.page, e.order);
+  s.pages.clear();
+  for (PageHandle page : s.pressure) api.FreePages(page, 0);
+  s.pressure.clear();
+  for (const ChargeEntry& e : s.charges) {
+    api.ReserveUncharge(e.node, e.bytes);
+    if (s.Ledgered(e.node)) s.own_charges[e.node] -= e.bytes;
+  }
+  s.charges.clear();
+  s.CheckLedger();
+  // Release every reserve, newest first, then the caches.
+  for (auto it = s.reserves.rbegin(); it != s.reserves.rend(); ++it) {
+    api.ReservePagesSet(*it, 0);
+  }
+  for (CacheHandle cache : s.caches) api.CacheDestroy(cache);
+  s.caches.clear();
+  api.AuditFull();
+  api.CheckPristine();
+}
+
+ExecStats Executor::RunOn(ModelApi& api, const Program& program,
+                          const ExecOptions& options) {
+  State& s = *state_;
+  s.Clear();
+  s.api = &api;
+  s.program = &program;
+  s.options = options;
+  s.running = true;
+  s.reserves.push_back(api.ReserveRoot());
+
+  api.SetFaultHook(faults_.Prepare(program.header));
+  Runner runner(s, faults_);
+  for (size_t i = 0; i < program.ops.size(); ++i) {
+    s.op_index = i;
+    const ExecStats before = s.stats;
+    std::visit(runner, program.ops[i]);
+    if (options.trace != nullptr) {
+      const char* outcome = s.stats.noops != before.noops ? "no-op"
+                            : s.stats.alloc_failures != before.alloc_failures
+                                ? "failed"
+                            : s.stats.emergencies != before.emergencies
+                                ? "ok (emergency)"
+                                : "ok";
+      std::fprintf(options.trace, "#%zu %s -> %s (injected so far: %llu)\n",
+                   i, program::OpToText(program.ops[i]).c_str(), outcome,
+                   static_cast<unsigned long long>(faults_.injected()));
+    }
+  }
+  if (options.teardown) {
+    faults_.Suspend();
+    Teardown();
+    faults_.Resume();
+  }
+  api.SetFaultHook(nullptr);
+  s.stats.injected = faults_.injected();
+  s.running = false;
+  return s.stats;
+}
+
+}  // namespace reservoir::exec

@@ -1,0 +1,168 @@
+// ModelApi over reservoir::Model.
+#include "reservoir/exec/reservoir_model.h"
+
+namespace reservoir::exec {
+namespace {
+
+ReserveGrant ToModelGrant(const Grant& grant) {
+  ReserveGrant model_grant;
+  model_grant.object = grant.object;
+  model_grant.pfn = grant.page;
+  model_grant.order = grant.order;
+  model_grant.node = grant.node;
+  model_grant.charged = grant.charged;
+  model_grant.emergency = grant.emergency;
+  return model_grant;
+}
+
+Grant FromModelGrant(const ReserveGrant& model_grant) {
+  Grant grant;
+  grant.object = model_grant.object;
+  grant.page = model_grant.pfn;
+  grant.order = model_grant.order;
+  grant.node = model_grant.node;
+  grant.charged = model_grant.charged;
+  grant.emergency = model_grant.emergency;
+  return grant;
+}
+
+int StatusCode(ReserveStatus status) { return static_cast<int>(status); }
+
+}  // namespace
+
+CacheHandle ReservoirModel::CacheCreate(const char* name, uint32_t size,
+                                        uint32_t align) {
+  KmemCache* cache = model_.KmemCacheCreate(name, size, align);
+  return cache == nullptr ? kNoCache : cache->id;
+}
+
+bool ReservoirModel::CacheDestroy(CacheHandle cache) {
+  return model_.KmemCacheDestroy(model_.slab().CacheById(cache));
+}
+
+void* ReservoirModel::CacheAlloc(CacheHandle cache, const AllocContext& ctx) {
+  return model_.KmemCacheAlloc(model_.slab().CacheById(cache), ctx);
+}
+
+void ReservoirModel::CacheFree(CacheHandle cache, void* object, uint16_t cpu) {
+  model_.KmemCacheFree(model_.slab().CacheById(cache), object, cpu);
+}
+
+int ReservoirModel::ReservePagesSet(ReserveHandle node, uint64_t pages) {
+  return StatusCode(model_.reserves().PagesSet(node, pages));
+}
+
+int ReservoirModel::ReserveKmallocSet(ReserveHandle node, uint64_t bytes) {
+  return StatusCode(model_.reserves().KmallocSet(node, bytes));
+}
+
+int ReservoirModel::ReserveCacheSet(ReserveHandle node, CacheHandle cache,
+                                    uint64_t objects) {
+  return StatusCode(model_.reserves().CacheSet(
+      node, model_.slab().CacheById(cache), objects));
+}
+
+int ReservoirModel::ReserveConnect(ReserveHandle child, ReserveHandle parent) {
+  return StatusCode(model_.reserves().Connect(child, parent));
+}
+
+int ReservoirModel::ReserveDisconnect(ReserveHandle child) {
+  return StatusCode(model_.reserves().Disconnect(child));
+}
+
+int ReservoirModel::ReserveCharge(ReserveHandle node, uint64_t bytes) {
+  return StatusCode(model_.reserves().TryCharge(node, bytes, "reserve_charge")
+                        .status);
+}
+
+ReserveView ReservoirModel::Reserve(ReserveHandle node) const {
+  ReserveView view;
+  if (!model_.reserves().IsLive(node)) return view;
+  const ReserveNode& n = model_.reserves().node(node);
+  view.live = true;
+  view.parent = n.parent;
+  view.pages = n.pages;
+  view.limit = n.limit;
+  view.usage = n.usage;
+  return view;
+}
+
+Grant ReservoirModel::KmallocReserve(size_t size, const AllocContext& ctx,
+                                     ReserveHandle node) {
+  return FromModelGrant(model_.KmallocReserve(size, ctx, node));
+}
+
+void ReservoirModel::KfreeReserve(const Grant& grant, uint16_t cpu) {
+  model_.KfreeReserve(ToModelGrant(grant), cpu);
+}
+
+Grant ReservoirModel::AllocPagesReserve(int order, const AllocContext& ctx,
+                                        ReserveHandle node) {
+  return FromModelGrant(model_.AllocPagesReserve(order, ctx, node));
+}
+
+void ReservoirModel::FreePagesReserve(const Grant& grant) {
+  model_.FreePagesReserve(ToModelGrant(grant));
+}
+
+Grant ReservoirModel::CacheAllocReserve(CacheHandle cache,
+                                        const AllocContext& ctx,
+                                        ReserveHandle node) {
+  return FromModelGrant(model_.KmemCacheAllocReserve(
+      model_.slab().CacheById(cache), ctx, node));
+}
+
+void ReservoirModel::CacheFreeReserve(CacheHandle cache, const Grant& grant,
+                                      uint16_t cpu) {
+  model_.KmemCacheFreeReserve(model_.slab().CacheById(cache),
+                              ToModelGrant(grant), cpu);
+}
+
+bool ReservoirModel::OnReserveMemory(const void* object) const {
+  const PageAllocator& pages = model_.pages();
+  const Pfn pfn = pages.AddressToPfn(object);
+  if (pfn == kNoPfn) return false;
+  // The head of the block holding `object`.
+  for (int order = 0; order <= pages.max_order(); ++order) {
+    const Pfn head = pfn & ~((1u << order) - 1);
+    const PageFrame& frame = pages.frame(head);
+    if ((frame.flags & kPageHead) && frame.order >= order) {
+      if (frame.flags & kPageSlab) return model_.slab().slab(head).pfmemalloc;
+      return frame.flags & kPagePfmemalloc;
+    }
+  }
+  return false;
+}
+
+uint64_t ReservoirModel::InjectedFailures() const {
+  return model_.fault_gate().injected_total();
+}
+
+bool SameConfig(const ModelConfig& a, const ModelConfig& b) {
+  return a.normal_pages == b.normal_pages &&
+         a.highmem_pages == b.highmem_pages && a.max_order == b.max_order &&
+         a.min_free_kbytes == b.min_free_kbytes &&
+         a.watermark_scale_factor == b.watermark_scale_factor &&
+         a.lowmem_reserve_ratio == b.lowmem_reserve_ratio &&
+         a.nr_cpus == b.nr_cpus && a.slab_policy == b.slab_policy &&
+         a.estimator == b.estimator && a.audit == b.audit;
+}
+
+ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
+  ++clock_;
+  int victim = 0;
+  for (int i = 0; i < kSlots; ++i) {
+    if (slots_[i] && SameConfig(slots_[i]->config(), config)) {
+      last_use_[i] = clock_;
+      slots_[i]->SetFaultHook(nullptr);
+      slots_[i]->Reset();
+      return *slots_[i];
+    }
+    if (last_use_[i] < last_use_[victim]) victim = i;
+  }
+  slots_[victim] = std::make_unique<ReservoirModel>(config);
+  last_use_[victim] = clock_;
+  return *slots_[victim];
+}
+
+}  // namespace reservoir::exec

@@ -1,0 +1,113 @@
+// reservoir-seed: compiles seed programs written in the text form into the
+// binary inputs of one fuzz target.
+//   reservoir-seed --target NAME --out DIR [--replace] SEED.txt...
+// A seed holds the program body: the target adds its own prologue when it
+// decodes the input. Each output is DIR/<seed name without .txt>, written
+// atomically; an existing different file is kept unless --replace is given.
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "reservoir/program/text_format.h"
+#include "reservoir/targets/target_profile.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kProg = "reservoir-seed";
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::fprintf(stderr, "%s: %s\n", kProg, message.c_str());
+  std::exit(2);
+}
+
+bool ReadAll(const fs::path& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), {});
+  return !in.bad();
+}
+
+// Writes next to the destination, then renames: readers never see half.
+void WriteAtomically(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  const fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) Fail("cannot write '" + temporary.string() + "'");
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out) Fail("cannot write '" + temporary.string() + "'");
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) Fail("cannot rename to '" + path.string() + "': " + ec.message());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const reservoir::targets::TargetProfile* target = nullptr;
+  fs::path out_dir;
+  bool replace = false;
+  std::vector<fs::path> seeds;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::printf("Usage: %s --target NAME --out DIR [--replace] SEED.txt...\n\n"
+                  "Compiles text-form seed programs (bodies, without the "
+                  "target's prologue)\ninto binary inputs of fuzz target NAME.\n",
+                  kProg);
+      return 0;
+    } else if (arg == "--target") {
+      if (i + 1 >= argc) Fail("--target needs a name");
+      target = reservoir::targets::FindTarget(argv[++i]);
+      if (target == nullptr) Fail(std::string("unknown target '") + argv[i] + "'");
+    } else if (arg == "--out") {
+      if (i + 1 >= argc) Fail("--out needs a directory");
+      out_dir = argv[++i];
+    } else if (arg == "--replace") {
+      replace = true;
+    } else if (!arg.empty() && arg[0] == '-') {
+      Fail("unknown option '" + arg + "' (see --help)");
+    } else {
+      seeds.emplace_back(arg);
+    }
+  }
+  if (target == nullptr) Fail("--target is required");
+  if (out_dir.empty()) Fail("--out is required");
+  if (seeds.empty()) Fail("no seed given");
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) Fail("cannot create '" + out_dir.string() + "': " + ec.message());
+
+  for (const fs::path& seed : seeds) {
+    std::string text;
+    if (!ReadAll(seed, &text)) Fail("cannot read '" + seed.string() + "'");
+    const auto parsed = reservoir::program::FromText(text);
+    if (!parsed.ok()) Fail(seed.string() + ": " + parsed.error->ToString());
+    std::vector<uint8_t> bytes;
+    std::string error;
+    if (!reservoir::targets::EncodeForTarget(*target, parsed.program, &bytes, &error))
+      Fail(seed.string() + ": " + error);
+    // The input must decode back to the seed's body after the prologue.
+    const auto decoded = reservoir::targets::DecodeForTarget(*target, bytes);
+    const size_t body = parsed.program.ops.size();
+    if (decoded.ops.size() < body ||
+        !std::equal(parsed.program.ops.begin(), parsed.program.ops.end(),
+                    decoded.ops.end() - static_cast<std::ptrdiff_t>(body))) {
+      Fail(seed.string() + ": does not round-trip through target " + target->name);
+    }
+    const fs::path output = out_dir / seed.stem();
+    std::string existing;
+    if (fs::exists(output) && !replace && ReadAll(output, &existing) &&
+        existing != std::string(bytes.begin(), bytes.end())) {
+      Fail("'" + output.string() + "' exists and differs (use --replace)");
+    }
+    WriteAtomically(output, bytes);
+  }
+  return 0;
+}
