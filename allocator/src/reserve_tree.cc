@@ -121,17 +121,19 @@ ReserveStatus ReserveTree::SetOwnDemand(ReserveId id, ReserveKind kind,
                                         uint64_t set_size) {
   if (!IsLive(id)) return ReserveStatus::kInvalid;
   ReserveNode& node = nodes_[id];
-  FaultCall call;
-  call.site = FaultSite::kReserveSet;
-  call.size = set_size;
-  call.reserve = node.name;
-  call.call_site = "mem_reserve_set";
-  if (gate_->ShouldFail(call)) return ReserveStatus::kInjected;
-
   const int64_t pages_delta =
       static_cast<int64_t>(own_pages) - static_cast<int64_t>(node.own_pages);
   const int64_t limit_delta =
       static_cast<int64_t>(own_limit) - static_cast<int64_t>(node.own_limit);
+  // Only growth can fail, as in the kernel: releasing a reserve always works.
+  if (pages_delta > 0 || limit_delta > 0) {
+    FaultCall call;
+    call.site = FaultSite::kReserveSet;
+    call.size = set_size;
+    call.reserve = node.name;
+    call.call_site = "mem_reserve_set";
+    if (gate_->ShouldFail(call)) return ReserveStatus::kInjected;
+  }
   // Shrinking may not leave anyone charged above its limit.
   if (node.own_usage > own_limit) return ReserveStatus::kOverLimit;
   for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {

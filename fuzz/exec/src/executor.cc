@@ -80,7 +80,7 @@ struct Executor::State {
   std::vector<GrantEntry> kmalloc_grants;
   std::vector<GrantEntry> page_grants;
   std::vector<GrantEntry> cache_grants;
-  std::vector<PageHandle> pressure;
+  std::vector<PageEntry> pressure;
 
   // The shadow ledger: charges made against each node itself, and the tree
   // shape as the executor saw it change.
@@ -384,12 +384,17 @@ class Executor::Runner {
     AllocContext ctx;
     ctx.gfp = (o.gfp | kGfpNoMemalloc) & ~kGfpMemalloc & ~kGfpNoFail;
     ctx.cpu = static_cast<uint16_t>(o.cpu % s_.api->config().nr_cpus);
+    // Greedy, largest blocks first: as many pages as asked or as the
+    // watermarks allow, in a handful of calls rather than one per page.
     uint32_t taken = 0;
-    for (; taken < o.pages; ++taken) {
-      const PageHandle page = s_.api->AllocPages(0, ctx);
-      if (page == kNoPage) break;
-      s_.CheckNoReserveMemory(s_.api->PageAddress(page), "pressure", ctx);
-      s_.pressure.push_back(page);
+    for (int order = s_.api->max_order(); order >= 0; --order) {
+      while (o.pages - taken >= (1u << order)) {
+        const PageHandle page = s_.api->AllocPages(order, ctx);
+        if (page == kNoPage) break;
+        s_.CheckNoReserveMemory(s_.api->PageAddress(page), "pressure", ctx);
+        s_.pressure.push_back({page, order});
+        taken += 1u << order;
+      }
     }
     if (taken < o.pages) ++s_.stats.alloc_failures;
     Done();
@@ -397,7 +402,7 @@ class Executor::Runner {
 
   void operator()(const op::ReleasePressure&) {
     if (s_.pressure.empty()) return Noop();
-    for (PageHandle page : s_.pressure) s_.api->FreePages(page, 0);
+    for (const PageEntry& e : s_.pressure) s_.api->FreePages(e.page, e.order);
     s_.pressure.clear();
     Done();
   }
@@ -525,7 +530,7 @@ void Executor::Teardown() {
   s.kmalloc_objects.clear();
   for (const PageEntry& e : s.pages) api.FreePages(e.page, e.order);
   s.pages.clear();
-  for (PageHandle page : s.pressure) api.FreePages(page, 0);
+  for (const PageEntry& e : s.pressure) api.FreePages(e.page, e.order);
   s.pressure.clear();
   for (const ChargeEntry& e : s.charges) {
     api.ReserveUncharge(e.node, e.bytes);
