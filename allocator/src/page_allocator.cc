@@ -371,7 +371,10 @@ void PageAllocator::ResetZone(Zone& zone) {
     frame = PageFrame{};
     frame.zone = zone_index;
   }
-  if (zone.untouched_pfn > zone.start_pfn) {
+  // Every free put its pages back poisoned; only a zone with pages still
+  // out needs the touched range poisoned again.
+  if (zone.untouched_pfn > zone.start_pfn &&
+      zone.free_pages != zone.managed_pages) {
     PoisonMemory(PageAddress(zone.start_pfn),
                  static_cast<size_t>(zone.untouched_pfn - zone.start_pfn)
                      << kPageShift);
