@@ -38,10 +38,11 @@ void SetupZoneWatermarks(Zone* zones, int nr_zones, int64_t min_free_kbytes,
                        : pages_min * zone.managed_pages / lowmem_pages;
     if (zone.index == kZoneHighmem) {
       // Highmem needs only a token min: it is never used for kernel
-      // allocations that must not fail.
+      // allocations that must not fail. Only min is capped: the low and
+      // high distances below still scale with tmp, as in the kernel
+      // ("should not be capped for highmem and movable zones").
       zone.watermark[kAllocWmarkMin] =
           std::clamp<uint64_t>(zone.managed_pages / 1024, 32, 128);
-      tmp = 0;
     } else {
       zone.watermark[kAllocWmarkMin] = tmp;
     }
