@@ -3,6 +3,7 @@
 #include "reservoir/model.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "reservoir/report.h"
 
@@ -73,6 +74,15 @@ void Model::AuditFull() const {
   reserves_.AuditFull();
 }
 
+void Model::SetAuditLevel(AuditLevel level) {
+  ModelConfig config = config_;
+  config.audit = level;
+  config_ = config;
+  pages_.set_audit_level(level);
+  slab_.set_audit_level(level);
+  reserves_.set_audit_level(level);
+}
+
 bool Model::IsPristine() {
   slab_.ShrinkAll();
   return slab_.live_objects() == 0 && pages_.IsPristine() &&
@@ -105,6 +115,25 @@ void Model::CheckPristine() {
     pages_.DescribeNotPristine(why, sizeof(why));
     ReportBug(BugClass::kReserveLeak, "after everything was freed, %s", why);
   }
+}
+
+bool SameArenaShape(const ModelConfig& a, const ModelConfig& b) {
+  return a.normal_pages == b.normal_pages &&
+         a.highmem_pages == b.highmem_pages && a.max_order == b.max_order;
+}
+
+void Model::Reset(const ModelConfig& config) {
+  if (!SameArenaShape(config, config_) || ValidateConfig(config) != nullptr) {
+    std::fprintf(stderr, "reservoir: Reset(config) needs a valid config of "
+                 "the same arena shape\n");
+    std::abort();
+  }
+  config_ = config;
+  slab_.Reconfigure(config);
+  reserves_.Reconfigure(config);
+  pages_.Reconfigure(config);
+  gate_.Reset();
+  reserve_used_unaccounted_ = false;
 }
 
 void Model::Reset() {

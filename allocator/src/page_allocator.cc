@@ -395,6 +395,15 @@ void PageAllocator::Reset() {
   stats_ = PageAllocatorStats{};
 }
 
+void PageAllocator::Reconfigure(const ModelConfig& config) {
+  Reset();
+  config_ = config;
+  audit_ = config.audit;
+  SetupZoneWatermarks(zones_, nr_zones_, config.min_free_kbytes,
+                      config.watermark_scale_factor,
+                      config.lowmem_reserve_ratio);
+}
+
 // ---------------------------------------------------------------------------
 // Test-only corruption.
 

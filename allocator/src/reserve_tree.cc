@@ -52,6 +52,13 @@ void ReserveTree::Reset() {
   root.live = true;
 }
 
+void ReserveTree::Reconfigure(const ModelConfig& config) {
+  estimator_ = config.estimator;
+  audit_ = config.audit;
+  nr_cpus_ = config.nr_cpus;
+  Reset();
+}
+
 ReserveId ReserveTree::TopOf(ReserveId id) const {
   while (nodes_[id].parent != kNoReserve) id = nodes_[id].parent;
   return id;

@@ -74,6 +74,13 @@ void SlabAllocator::Reset() {
   }
 }
 
+void SlabAllocator::Reconfigure(const ModelConfig& config) {
+  policy_ = config.slab_policy;
+  audit_ = config.audit;
+  nr_cpus_ = config.nr_cpus;
+  Reset();
+}
+
 KmemCache* SlabAllocator::CacheCreate(const char* name, uint32_t size,
                                       uint32_t align) {
   if (size == 0 || size > kKmallocMaxCacheSize) return nullptr;

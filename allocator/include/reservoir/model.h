@@ -27,6 +27,10 @@ struct ReserveGrant {
   bool ok() const { return object != nullptr; }
 };
 
+// True when two configs describe the same arena (zones and max_order), so a
+// model of one can be reset into the other.
+bool SameArenaShape(const ModelConfig& a, const ModelConfig& b);
+
 class Model {
  public:
   explicit Model(const ModelConfig& config);
@@ -69,6 +73,8 @@ class Model {
 
   // The full audit of every layer (reports on the first broken invariant).
   void AuditFull() const;
+  // Changes how much is checked after each operation from now on.
+  void SetAuditLevel(AuditLevel level);
   // Flush slab caches and report reserve-leak unless every page is free and
   // merged, nothing is tagged and every reserve's usage is zero. Call when
   // the user believes everything was freed and every reserve released.
@@ -77,6 +83,9 @@ class Model {
   // Back to the state right after construction, in time proportional to
   // what was touched since the last reset. Keeps the fault hook.
   void Reset();
+  // Reset() under a new config of the same arena shape (SameArenaShape):
+  // what an arena costs to build is paid once per shape, not per config.
+  void Reset(const ModelConfig& config);
 
   PageAllocator& pages() { return pages_; }
   const PageAllocator& pages() const { return pages_; }

@@ -71,6 +71,10 @@ class PageAllocator {
   // Back to the state right after construction, in time proportional to the
   // max-order blocks touched since the last reset.
   void Reset();
+  // Reset() under a new config with the same arena shape (zone sizes and
+  // max_order): watermarks and audit level follow the new config.
+  void Reconfigure(const ModelConfig& config);
+  void set_audit_level(AuditLevel level) { audit_ = level; }
 
   // Invariant checks. Cheap: counters and the zone an operation touched.
   // Full: walks every touched block and free list.

@@ -114,6 +114,9 @@ class ReserveTree {
   bool IsAncestor(ReserveId ancestor, ReserveId id) const;
 
   void Reset();
+  // Reset() under a new config: estimator, audit level and CPU count.
+  void Reconfigure(const ModelConfig& config);
+  void set_audit_level(AuditLevel level) { audit_ = level; }
   // Cheap: the path from `id` to its top. Full: every node.
   void AuditPath(ReserveId id) const;
   void AuditFull() const;

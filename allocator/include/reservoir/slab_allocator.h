@@ -69,6 +69,10 @@ class SlabAllocator {
   // Back to right after construction: user caches gone, kmalloc caches
   // empty. The page allocator is reset separately.
   void Reset();
+  // Reset() under a new config with the same arena shape: policy, audit
+  // level and CPU count (hence slab geometry) follow the new config.
+  void Reconfigure(const ModelConfig& config);
+  void set_audit_level(AuditLevel level) { audit_ = level; }
 
   const Slab& slab(Pfn pfn) const { return slabs_[pfn]; }
   uint64_t nr_slabs() const;

@@ -138,24 +138,15 @@ uint64_t ReservoirModel::InjectedFailures() const {
   return model_.fault_gate().injected_total();
 }
 
-bool SameConfig(const ModelConfig& a, const ModelConfig& b) {
-  return a.normal_pages == b.normal_pages &&
-         a.highmem_pages == b.highmem_pages && a.max_order == b.max_order &&
-         a.min_free_kbytes == b.min_free_kbytes &&
-         a.watermark_scale_factor == b.watermark_scale_factor &&
-         a.lowmem_reserve_ratio == b.lowmem_reserve_ratio &&
-         a.nr_cpus == b.nr_cpus && a.slab_policy == b.slab_policy &&
-         a.estimator == b.estimator && a.audit == b.audit;
-}
-
 ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
   ++clock_;
   int victim = 0;
   for (int i = 0; i < kSlots; ++i) {
-    if (slots_[i] && SameConfig(slots_[i]->config(), config)) {
+    // Any model of the same arena shape can be reset into this config.
+    if (slots_[i] && SameArenaShape(slots_[i]->config(), config)) {
       last_use_[i] = clock_;
       slots_[i]->SetFaultHook(nullptr);
-      slots_[i]->Reset();
+      slots_[i]->model().Reset(config);
       return *slots_[i];
     }
     if (last_use_[i] < last_use_[victim]) victim = i;

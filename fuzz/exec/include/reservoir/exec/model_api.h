@@ -92,6 +92,8 @@ class ModelApi {
   // Injected failures so far (since Reset).
   virtual uint64_t InjectedFailures() const = 0;
   virtual void AuditFull() const = 0;
+  // How much the implementation checks after each operation from now on.
+  virtual void SetAuditLevel(AuditLevel level) = 0;
   // Reports reserve-leak unless everything is back to its pristine state.
   virtual void CheckPristine() = 0;
 };

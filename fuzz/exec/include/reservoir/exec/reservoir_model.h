@@ -72,22 +72,21 @@ class ReservoirModel final : public ModelApi {
   bool OnReserveMemory(const void* object) const override;
   uint64_t InjectedFailures() const override;
   void AuditFull() const override { model_.AuditFull(); }
+  void SetAuditLevel(AuditLevel level) override { model_.SetAuditLevel(level); }
   void CheckPristine() override { model_.CheckPristine(); }
 
  private:
   Model model_;
 };
 
-bool SameConfig(const ModelConfig& a, const ModelConfig& b);
-
-// Keeps the last few models by configuration; Acquire() hands out a reset
-// model for `config`, building one only when none matches.
+// Keeps the last few models by arena shape; Acquire() hands out a model
+// reset into `config`, building one only when no model has its shape.
 class ModelPool {
  public:
   ReservoirModel& Acquire(const ModelConfig& config);
 
  private:
-  static constexpr int kSlots = 6;
+  static constexpr int kSlots = 8;
   std::unique_ptr<ReservoirModel> slots_[kSlots];
   uint64_t last_use_[kSlots] = {};
   uint64_t clock_ = 0;
