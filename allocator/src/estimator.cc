@@ -8,6 +8,14 @@
 //     when it has to make a new one: the other CPUs' active slab and
 //     per-CPU partial slabs, plus the new slab itself:
 //     ((nr_cpus - 1) * (1 + cpu_partial_slabs) + 1) slabs of 2^order pages.
+// A class's reserve pages only grow when it makes a new slab, and then
+// every slab it can see is full, so its pages never exceed the bound taken
+// with the live objects of that moment. For kmalloc those moments differ
+// per class: a class can be filled with the whole demand, then freed down
+// to one object per slab (its slabs stay), and the released charge fills
+// the next class. So each reachable class must be budgeted for the whole
+// demand, floor(N / class size) objects, not a share of it; large kmalloc
+// blocks (no slabs, nothing kept) add N / 4096 pages.
 #include "reservoir/estimator.h"
 
 #include <algorithm>
@@ -82,27 +90,23 @@ uint64_t EstimateKmallocPages(EstimatorKind kind, uint64_t bytes, int nr_cpus,
                               int max_order) {
   if (bytes == 0) return 0;
   if (kind != EstimatorKind::kExact) return HistoricalPages(kind, bytes);
-  // The full-slab part: every byte in the class with the worst
-  // pages-per-byte ratio among the classes `bytes` can reach. Large
-  // kmalloc blocks cost exactly one page per 4096 charged bytes.
-  uint64_t worst_num = 1, worst_den = kPageSize;  // pages per byte
-  uint64_t invisible_pages = 0;
+  uint64_t pages = 0;
   for (int i = 0; i < kKmallocClasses; ++i) {
     const uint32_t size = KmallocClassSize(i);
     if (size > bytes) break;
+    // Every reachable class as if it alone held the whole demand (charge
+    // freed elsewhere can move here, see the top of this file): what a
+    // cache reserve of floor(bytes / size) objects of the class needs,
+    // its full slabs plus its out-of-sight slabs.
     const SlabGeometry g = CalculateSlabGeometry(size, nr_cpus, max_order);
-    uint64_t num = 0, den = 1;
-    PagesPerObject(g, &num, &den);
-    den *= size;
-    if (num * worst_den > worst_num * den) {
-      worst_num = num;
-      worst_den = den;
-    }
-    // Every reachable class can keep slabs out of sight at once: a class
-    // is reached with one object, which may be freed again.
-    invisible_pages += InvisibleSlabs(g, nr_cpus) * (uint64_t{1} << g.order);
+    pages += EstimateCachePages(kind, g, bytes / size, nr_cpus);
   }
-  return bytes * worst_num / worst_den + invisible_pages;
+  // Large kmalloc blocks cost exactly one page per 4096 charged bytes and
+  // are never kept once freed.
+  if (bytes >= KmallocChargeBytes(kKmallocMaxCacheSize + 1)) {
+    pages += bytes / kPageSize;
+  }
+  return pages;
 }
 
 }  // namespace reservoir
