@@ -300,4 +300,14 @@ void SlabAllocator::TagSlabForTesting(Pfn slab_pfn) {
   slabs_[slab_pfn].pfmemalloc = true;
 }
 
+void* SlabAllocator::TakeFromActiveSlabForTesting(KmemCache* cache,
+                                                  const AllocContext& ctx) {
+  const int cpu = CpuIndex(ctx.cpu);
+  if (cache->cpu[cpu].slab == kNoPfn || cache->cpu[cpu].freelist == nullptr)
+    return nullptr;
+  SlabAllocInfo info;
+  return TakeFromCpuFreelist(cache, cpu, IsEntitled(ctx), ctx,
+                             cache->object_size, &info);
+}
+
 }  // namespace reservoir

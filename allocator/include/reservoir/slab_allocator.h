@@ -87,6 +87,11 @@ class SlabAllocator {
   // Test-only corruption hooks for death tests.
   void CorruptInuseForTesting(Pfn slab_pfn, int delta);
   void TagSlabForTesting(Pfn slab_pfn);
+  // Hands out the next object of ctx.cpu's active slab the way the fast
+  // path does but without pfmemalloc_match() (the Linux 3.6 bug), so a
+  // death test can reach the slab-mixing check, which no correct path
+  // can. Null when that CPU has no object on its freelist.
+  void* TakeFromActiveSlabForTesting(KmemCache* cache, const AllocContext& ctx);
 
  private:
   void InitCache(KmemCache* cache, uint16_t id, const char* name,
