@@ -886,6 +886,10 @@ std::vector<int64_t> RunScript(Model& model) {
   };
   const ReserveId node = model.reserves().Create("r", kRootReserve);
   out.push_back(static_cast<int64_t>(model.reserves().PagesSet(node, 40)));
+  // The estimator and the CPU count decide this one.
+  const ReserveId sized = model.reserves().Create("sized", kRootReserve);
+  out.push_back(static_cast<int64_t>(model.reserves().KmallocSet(sized, 5000)));
+  out.push_back(static_cast<int64_t>(model.reserves().node(sized).own_pages));
   std::vector<test::PageBlock> blocks;
   for (int i = 0; i < 30; ++i) {
     const int order = i % 4;
@@ -944,6 +948,16 @@ void ExpectSameAsNew(Model& used, const ModelConfig& config) {
   EXPECT_EQ(a.strict_reserve(), 0u);
   EXPECT_EQ(a.stats().alloc_ok, 0u);
   EXPECT_EQ(a.stats().frees, 0u);
+  for (int i = 0; i < kKmallocClasses; ++i) {
+    const KmemCache* x = used.slab().KmallocCache(i);
+    const KmemCache* y = fresh.slab().KmallocCache(i);
+    EXPECT_TRUE(x->live && x->order == y->order && x->objects == y->objects &&
+                x->cpu_partial_slabs == y->cpu_partial_slabs &&
+                x->min_partial == y->min_partial && x->nr_slabs == 0)
+        << x->name;
+  }
+  EXPECT_EQ(used.slab().policy(), fresh.slab().policy());
+  EXPECT_EQ(used.slab().nr_cpus(), fresh.slab().nr_cpus());
   EXPECT_EQ(used.slab().nr_slabs(), 0u);
   EXPECT_EQ(used.slab().live_objects(), 0u);
   EXPECT_EQ(used.slab().CacheById(kKmallocClasses), nullptr);  // user cache gone
@@ -971,6 +985,34 @@ TEST(ResetTest, ResetModelBehavesExactlyLikeANewOne) {
   model.Reset();
   ExpectSameAsNew(model, config);
   EXPECT_EQ(RunScript(model), first);
+}
+
+// Reset(config) with the same arena shape: watermarks, CPUs, policy,
+// estimator and audit level follow the new config exactly as if built anew.
+TEST(ResetTest, ResetIntoAnotherConfigBehavesLikeANewOne) {
+  ModelConfig first = PathConfig();
+  first.highmem_pages = 256;
+  ModelConfig second = first;
+  second.min_free_kbytes = 1000;
+  second.watermark_scale_factor = 200;
+  second.nr_cpus = 3;
+  second.slab_policy = SlabPolicy::kNoMixing;
+  second.estimator = EstimatorKind::kTwiceNPlusM;
+  second.audit = AuditLevel::kCheap;
+  ASSERT_TRUE(SameArenaShape(first, second));
+  Model model(first);
+  RunScript(model);
+  model.Reset(second);
+  ExpectSameAsNew(model, second);
+  EXPECT_EQ(model.config().nr_cpus, 3);
+  Model fresh(second);
+  const std::vector<int64_t> expected = RunScript(fresh);
+  EXPECT_EQ(RunScript(model), expected);
+  // And back.
+  model.Reset(first);
+  ExpectSameAsNew(model, first);
+  Model fresh_first(first);
+  EXPECT_EQ(RunScript(model), RunScript(fresh_first));
 }
 
 // ---------------------------------------------------------------------------
