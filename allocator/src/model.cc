@@ -9,9 +9,9 @@
 
 namespace reservoir {
 
-Model::Model(const ModelConfig& config)
+Model::Model(const ModelConfig& config, uint32_t capacity_pages)
     : config_(config),
-      pages_(config, &gate_),
+      pages_(config, &gate_, capacity_pages),
       slab_(config, &pages_, &gate_),
       reserves_(config, &pages_, &slab_, &gate_) {}
 
@@ -117,21 +117,18 @@ void Model::CheckPristine() {
   }
 }
 
-bool SameArenaShape(const ModelConfig& a, const ModelConfig& b) {
-  return a.normal_pages == b.normal_pages &&
-         a.highmem_pages == b.highmem_pages && a.max_order == b.max_order;
-}
-
 void Model::Reset(const ModelConfig& config) {
-  if (!SameArenaShape(config, config_) || ValidateConfig(config) != nullptr) {
+  if (ValidateConfig(config) != nullptr ||
+      config.normal_pages + config.highmem_pages > capacity_pages()) {
     std::fprintf(stderr, "reservoir: Reset(config) needs a valid config of "
-                 "the same arena shape\n");
+                 "at most %u pages\n", capacity_pages());
     std::abort();
   }
   config_ = config;
+  // The page allocator first: it must see its old shape to clean it up.
+  pages_.Reconfigure(config);
   slab_.Reconfigure(config);
   reserves_.Reconfigure(config);
-  pages_.Reconfigure(config);
   gate_.Reset();
   reserve_used_unaccounted_ = false;
 }

@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,16 +13,16 @@
 
 namespace reservoir {
 
-PageAllocator::PageAllocator(const ModelConfig& config, FaultGate* gate)
+PageAllocator::PageAllocator(const ModelConfig& config, FaultGate* gate,
+                             uint32_t capacity_pages)
     : gate_(gate), config_(config) {
   if (const char* problem = ValidateConfig(config)) {
     std::fprintf(stderr, "reservoir: bad model config: %s\n", problem);
     std::abort();
   }
-  max_order_ = config.max_order;
-  audit_ = config.audit;
-  nr_pages_ = config.normal_pages + config.highmem_pages;
-  const size_t arena_bytes = static_cast<size_t>(nr_pages_) << kPageShift;
+  capacity_pages_ = std::max(capacity_pages,
+                             config.normal_pages + config.highmem_pages);
+  const size_t arena_bytes = static_cast<size_t>(capacity_pages_) << kPageShift;
   // Anonymous memory is faulted in lazily: an untouched arena costs nothing.
   void* arena = mmap(nullptr, arena_bytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -32,35 +33,44 @@ PageAllocator::PageAllocator(const ModelConfig& config, FaultGate* gate)
   }
   arena_ = static_cast<uint8_t*>(arena);
   frames_ = static_cast<PageFrame*>(
-      std::calloc(nr_pages_, sizeof(PageFrame)));
+      std::malloc(static_cast<size_t>(capacity_pages_) * sizeof(PageFrame)));
   if (frames_ == nullptr) std::abort();
+  for (Pfn pfn = 0; pfn < capacity_pages_; ++pfn) frames_[pfn] = PageFrame{};
+  PoisonMemory(arena_, arena_bytes);
+  SetupShape(config);
+}
 
+// Lays the zones of `config` over the arena. Every frame must be pristine.
+void PageAllocator::SetupShape(const ModelConfig& config) {
+  config_ = config;
+  max_order_ = config.max_order;
+  audit_ = config.audit;
+  nr_pages_ = config.normal_pages + config.highmem_pages;
   nr_zones_ = config.highmem_pages > 0 ? 2 : 1;
+  zones_[kZoneNormal] = Zone{};
+  zones_[kZoneHighmem] = Zone{};
   zones_[kZoneNormal].index = kZoneNormal;
   zones_[kZoneNormal].start_pfn = 0;
   zones_[kZoneNormal].managed_pages = config.normal_pages;
+  zones_[kZoneNormal].untouched_pfn = 0;
   if (nr_zones_ == 2) {
     zones_[kZoneHighmem].index = kZoneHighmem;
     zones_[kZoneHighmem].start_pfn = config.normal_pages;
     zones_[kZoneHighmem].managed_pages = config.highmem_pages;
+    zones_[kZoneHighmem].untouched_pfn = config.normal_pages;
   }
-  for (int z = 0; z < nr_zones_; ++z) {
-    Zone& zone = zones_[z];
-    for (Pfn pfn = zone.start_pfn; pfn < zone.end_pfn(); ++pfn) {
-      frames_[pfn] = PageFrame{};
-      frames_[pfn].zone = static_cast<uint8_t>(z);
-    }
-    ResetZone(zone);
-  }
+  for (int z = 0; z < nr_zones_; ++z) ResetZone(zones_[z]);
+  strict_reserve_ = 0;
+  stats_ = PageAllocatorStats{};
   SetupZoneWatermarks(zones_, nr_zones_, config.min_free_kbytes,
                       config.watermark_scale_factor,
                       config.lowmem_reserve_ratio);
-  PoisonMemory(arena_, arena_bytes);
 }
 
 PageAllocator::~PageAllocator() {
-  UnpoisonForAllocator(arena_, static_cast<size_t>(nr_pages_) << kPageShift);
-  munmap(arena_, static_cast<size_t>(nr_pages_) << kPageShift);
+  const size_t arena_bytes = static_cast<size_t>(capacity_pages_) << kPageShift;
+  UnpoisonForAllocator(arena_, arena_bytes);
+  munmap(arena_, arena_bytes);
   std::free(frames_);
 }
 
@@ -281,7 +291,7 @@ void PageAllocator::PrepNewPage(Pfn pfn, int order, const AllocContext& ctx,
   head.owner = 0;
   head.next = head.prev = kNoPfn;
   if (flags & kPagePfmemalloc) {
-    zones_[head.zone].pfmemalloc_pages += uint64_t{1} << order;
+    zones_[ZoneOf(pfn)].pfmemalloc_pages += uint64_t{1} << order;
   }
   void* address = PageAddress(pfn);
   const size_t bytes = static_cast<size_t>(kPageSize) << order;
@@ -298,7 +308,7 @@ bool PageAllocator::InsideFreeBlock(Pfn pfn) const {
     const PageFrame& frame = frames_[head];
     if ((frame.flags & kPageBuddy) && frame.order >= order) return true;
   }
-  const Zone& zone = zones_[frames_[pfn].zone];
+  const Zone& zone = zones_[ZoneOf(pfn)];
   return pfn >= zone.untouched_pfn;
 }
 
@@ -325,7 +335,8 @@ void PageAllocator::FreePages(Pfn pfn, int order, uint32_t expected_owner) {
               "belongs to %s", pfn, order,
               (head.flags & kPageSlab) ? "a slab" : "kmalloc");
   }
-  Zone& zone = zones_[head.zone];
+  const int zone_index = ZoneOf(pfn);
+  Zone& zone = zones_[zone_index];
   if (head.flags & kPagePfmemalloc) {
     zone.pfmemalloc_pages -= uint64_t{1} << order;
   }
@@ -338,7 +349,7 @@ void PageAllocator::FreePages(Pfn pfn, int order, uint32_t expected_owner) {
   zone.free_pages += uint64_t{1} << order;
   ++stats_.frees;
   if (audit_ != AuditLevel::kOff) {
-    AuditCheapZone(head.zone);
+    AuditCheapZone(zone_index);
     if (audit_ == AuditLevel::kFull) AuditFull();
   }
 }
@@ -366,10 +377,7 @@ bool PageAllocator::SetStrictReserve(uint64_t pages) {
 void PageAllocator::ResetZone(Zone& zone) {
   // Only the touched prefix has non-pristine metadata.
   for (Pfn pfn = zone.start_pfn; pfn < zone.untouched_pfn; ++pfn) {
-    PageFrame& frame = frames_[pfn];
-    const uint8_t zone_index = frame.zone;
-    frame = PageFrame{};
-    frame.zone = zone_index;
+    frames_[pfn] = PageFrame{};
   }
   // Every free put its pages back poisoned; only a zone with pages still
   // out needs the touched range poisoned again.
@@ -396,12 +404,14 @@ void PageAllocator::Reset() {
 }
 
 void PageAllocator::Reconfigure(const ModelConfig& config) {
-  Reset();
-  config_ = config;
-  audit_ = config.audit;
-  SetupZoneWatermarks(zones_, nr_zones_, config.min_free_kbytes,
-                      config.watermark_scale_factor,
-                      config.lowmem_reserve_ratio);
+  if (config.normal_pages + config.highmem_pages > capacity_pages_ ||
+      ValidateConfig(config) != nullptr) {
+    std::fprintf(stderr, "reservoir: Reconfigure needs a valid config of at "
+                 "most %u pages\n", capacity_pages_);
+    std::abort();
+  }
+  Reset();  // leaves every frame of the old shape pristine
+  SetupShape(config);
 }
 
 // ---------------------------------------------------------------------------
@@ -417,7 +427,7 @@ void PageAllocator::CorruptFreeListForTesting(int zone_index, int order) {
 
 void PageAllocator::SetTagForTesting(Pfn pfn) {
   frames_[pfn].flags |= kPagePfmemalloc;
-  zones_[frames_[pfn].zone].pfmemalloc_pages += uint64_t{1}
+  zones_[ZoneOf(pfn)].pfmemalloc_pages += uint64_t{1}
                                                 << frames_[pfn].order;
 }
 

@@ -42,7 +42,7 @@ void PageAllocator::AuditCheapAfterAlloc(Pfn pfn, int order,
     ReportBug(BugClass::kStalePfmemalloc, "pfn %u order %d is tagged "
               "pfmemalloc but went to an unentitled caller", pfn, order);
   }
-  AuditCheapZone(head.zone);
+  AuditCheapZone(ZoneOf(pfn));
 }
 
 void PageAllocator::AuditZoneFull(const Zone& zone) const {

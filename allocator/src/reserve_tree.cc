@@ -56,6 +56,7 @@ void ReserveTree::Reconfigure(const ModelConfig& config) {
   estimator_ = config.estimator;
   audit_ = config.audit;
   nr_cpus_ = config.nr_cpus;
+  max_order_ = config.max_order;
   Reset();
 }
 

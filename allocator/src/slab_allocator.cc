@@ -37,7 +37,7 @@ SlabAllocator::SlabAllocator(const ModelConfig& config, PageAllocator* pages,
       max_order_(config.max_order) {
   // Indexed by head pfn; anonymous zeroed memory, touched only where slabs
   // are made.
-  slabs_ = static_cast<Slab*>(std::calloc(pages->nr_pages(), sizeof(Slab)));
+  slabs_ = static_cast<Slab*>(std::calloc(pages->capacity_pages(), sizeof(Slab)));
   if (slabs_ == nullptr) std::abort();
   Reset();
 }
@@ -78,6 +78,7 @@ void SlabAllocator::Reconfigure(const ModelConfig& config) {
   policy_ = config.slab_policy;
   audit_ = config.audit;
   nr_cpus_ = config.nr_cpus;
+  max_order_ = config.max_order;
   Reset();
 }
 

@@ -27,13 +27,11 @@ struct ReserveGrant {
   bool ok() const { return object != nullptr; }
 };
 
-// True when two configs describe the same arena (zones and max_order), so a
-// model of one can be reset into the other.
-bool SameArenaShape(const ModelConfig& a, const ModelConfig& b);
-
 class Model {
  public:
-  explicit Model(const ModelConfig& config);
+  // `capacity_pages` sizes the arena (at least the config's pages), so the
+  // model can later be Reset() into any config whose pages fit.
+  explicit Model(const ModelConfig& config, uint32_t capacity_pages = 0);
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
@@ -83,9 +81,10 @@ class Model {
   // Back to the state right after construction, in time proportional to
   // what was touched since the last reset. Keeps the fault hook.
   void Reset();
-  // Reset() under a new config of the same arena shape (SameArenaShape):
-  // what an arena costs to build is paid once per shape, not per config.
+  // Reset() into another config whose pages fit the capacity: what an
+  // arena costs to build is paid once, not per config.
   void Reset(const ModelConfig& config);
+  uint32_t capacity_pages() const { return pages_.capacity_pages(); }
 
   PageAllocator& pages() { return pages_; }
   const PageAllocator& pages() const { return pages_; }

@@ -30,7 +30,10 @@ struct PageAllocatorStats {
 
 class PageAllocator {
  public:
-  explicit PageAllocator(const ModelConfig& config, FaultGate* gate);
+  // `capacity_pages` (at least the config's pages) sizes the arena, so the
+  // allocator can later be reconfigured into any shape that fits.
+  PageAllocator(const ModelConfig& config, FaultGate* gate,
+                uint32_t capacity_pages = 0);
   ~PageAllocator();
   PageAllocator(const PageAllocator&) = delete;
   PageAllocator& operator=(const PageAllocator&) = delete;
@@ -71,9 +74,10 @@ class PageAllocator {
   // Back to the state right after construction, in time proportional to the
   // max-order blocks touched since the last reset.
   void Reset();
-  // Reset() under a new config with the same arena shape (zone sizes and
-  // max_order): watermarks and audit level follow the new config.
+  // Reset() into a new config whose pages fit the capacity: zones,
+  // max_order, watermarks and audit level all follow it.
   void Reconfigure(const ModelConfig& config);
+  uint32_t capacity_pages() const { return capacity_pages_; }
   void set_audit_level(AuditLevel level) { audit_ = level; }
 
   // Invariant checks. Cheap: counters and the zone an operation touched.
@@ -92,7 +96,12 @@ class PageAllocator {
   void SetTagForTesting(Pfn pfn);
 
  private:
-  int ZoneOf(Pfn pfn) const { return frames_[pfn].zone; }
+  int ZoneOf(Pfn pfn) const {
+    return nr_zones_ == 2 && pfn >= zones_[kZoneHighmem].start_pfn
+               ? kZoneHighmem
+               : kZoneNormal;
+  }
+  void SetupShape(const ModelConfig& config);
   Pfn GetPageFromFreelist(int order, uint32_t alloc_flags,
                           const AllocContext& ctx, int* zone_out);
   Pfn RmqueueSmallest(Zone& zone, int order);
@@ -111,6 +120,7 @@ class PageAllocator {
   uint8_t* arena_ = nullptr;
   PageFrame* frames_ = nullptr;
   uint32_t nr_pages_ = 0;
+  uint32_t capacity_pages_ = 0;
   int max_order_ = kMaxOrderLimit;
   int nr_zones_ = 1;
   Zone zones_[kMaxZones];

@@ -69,8 +69,8 @@ class SlabAllocator {
   // Back to right after construction: user caches gone, kmalloc caches
   // empty. The page allocator is reset separately.
   void Reset();
-  // Reset() under a new config with the same arena shape: policy, audit
-  // level and CPU count (hence slab geometry) follow the new config.
+  // Reset() under a new config: policy, audit level, CPU count and
+  // max_order (hence slab geometry) follow it.
   void Reconfigure(const ModelConfig& config);
   void set_audit_level(AuditLevel level) { audit_ = level; }
 

@@ -19,6 +19,8 @@ namespace {
 
 // The ledger tracks reserve handles below this bound (the model has 64).
 constexpr int kLedgerReserves = 64;
+// Operations between full audits when a program asks for audit=full.
+constexpr size_t kFullAuditInterval = 8;
 
 struct PageEntry {
   PageHandle page;
@@ -564,11 +566,18 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
   s.reserves.push_back(api.ReserveRoot());
 
   api.SetFaultHook(faults_.Prepare(program.header));
+  // audit=full asks for frequent full audits: the model checks cheaply
+  // after each operation and the executor walks everything every few
+  // operations (a full walk after each one costs more than the program).
+  const bool frequent_full_audits = program.header.audit == AuditLevel::kFull;
+  if (frequent_full_audits) api.SetAuditLevel(AuditLevel::kCheap);
   Runner runner(s, faults_);
   for (size_t i = 0; i < program.ops.size(); ++i) {
     s.op_index = i;
     const ExecStats before = s.stats;
     std::visit(runner, program.ops[i]);
+    if (frequent_full_audits && i % kFullAuditInterval == kFullAuditInterval - 1)
+      api.AuditFull();
     if (options.trace != nullptr) {
       const char* outcome = s.stats.noops != before.noops ? "no-op"
                             : s.stats.alloc_failures != before.alloc_failures

@@ -1,6 +1,11 @@
 // ModelApi over reservoir::Model.
 #include "reservoir/exec/reservoir_model.h"
 
+#include <algorithm>
+#include <iterator>
+
+#include "reservoir/program/header.h"
+
 namespace reservoir::exec {
 namespace {
 
@@ -139,21 +144,20 @@ uint64_t ReservoirModel::InjectedFailures() const {
 }
 
 ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
-  ++clock_;
-  int victim = 0;
-  for (int i = 0; i < kSlots; ++i) {
-    // Any model of the same arena shape can be reset into this config.
-    if (slots_[i] && SameArenaShape(slots_[i]->config(), config)) {
-      last_use_[i] = clock_;
-      slots_[i]->SetFaultHook(nullptr);
-      slots_[i]->model().Reset(config);
-      return *slots_[i];
-    }
-    if (last_use_[i] < last_use_[victim]) victim = i;
+  const uint32_t pages = config.normal_pages + config.highmem_pages;
+  if (model_ == nullptr || model_->model().capacity_pages() < pages) {
+    // The largest arena a program header can ask for.
+    const uint32_t capacity = std::max<uint32_t>(
+        pages, *std::max_element(std::begin(program::kNormalPagesTable),
+                                 std::end(program::kNormalPagesTable)) +
+                   *std::max_element(std::begin(program::kHighmemPagesTable),
+                                     std::end(program::kHighmemPagesTable)));
+    model_ = std::make_unique<ReservoirModel>(config, capacity);
+    return *model_;
   }
-  slots_[victim] = std::make_unique<ReservoirModel>(config);
-  last_use_[victim] = clock_;
-  return *slots_[victim];
+  model_->SetFaultHook(nullptr);
+  model_->model().Reset(config);
+  return *model_;
 }
 
 }  // namespace reservoir::exec

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "reservoir/exec/executor.h"
 #include "reservoir/targets/target_profile.h"
@@ -12,6 +13,10 @@
 namespace {
 
 const reservoir::targets::TargetProfile* g_target = nullptr;
+// RESERVOIR_PROGRAM_OPS=N (benchmarks only): every input runs exactly N
+// operations after the prologue, its own repeated in order as needed, so
+// throughput can be measured per program length under the real engine.
+size_t g_program_ops = 0;
 
 bool KnownEstimator(const char* value) {
   return std::strcmp(value, "exact") == 0 || std::strcmp(value, "2n+m") == 0 ||
@@ -25,6 +30,16 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   if (g_target == nullptr) {
     std::fprintf(stderr, "%s: no such target profile\n", RESERVOIR_TARGET_NAME);
     std::exit(2);
+  }
+  if (const char* ops = std::getenv("RESERVOIR_PROGRAM_OPS")) {
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(ops, &end, 10);
+    if (*ops == '\0' || *end != '\0' || n == 0 || n > 4096) {
+      std::fprintf(stderr, "%s: RESERVOIR_PROGRAM_OPS=%s: expected 1..4096\n",
+                   RESERVOIR_TARGET_NAME, ops);
+      std::exit(2);
+    }
+    g_program_ops = n;
   }
   const char* estimator = std::getenv("RESERVOIR_ESTIMATOR");
   if (estimator != nullptr && !KnownEstimator(estimator)) {
@@ -40,8 +55,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // inputs, so an input pays for a reset, not for a new arena.
   static reservoir::exec::Executor* executor = new reservoir::exec::Executor();
   if (g_target == nullptr) LLVMFuzzerInitialize(nullptr, nullptr);
-  const reservoir::program::Program program =
+  reservoir::program::Program program =
       reservoir::targets::DecodeForTarget(*g_target, {data, size});
+  if (g_program_ops != 0) {
+    const reservoir::program::Program body =
+        reservoir::targets::DecodeForTarget(*g_target, {});
+    const size_t prologue = body.ops.size();
+    std::vector<reservoir::program::Op> own(program.ops.begin() + prologue,
+                                            program.ops.end());
+    program.ops.resize(prologue);
+    for (size_t i = 0; i < g_program_ops; ++i) {
+      program.ops.push_back(own.empty() ? reservoir::program::Op{}
+                                        : own[i % own.size()]);
+    }
+  }
   executor->Run(program);
   return 0;
 }

@@ -12,7 +12,8 @@ namespace reservoir::exec {
 
 class ReservoirModel final : public ModelApi {
  public:
-  explicit ReservoirModel(const ModelConfig& config) : model_(config) {}
+  ReservoirModel(const ModelConfig& config, uint32_t capacity_pages)
+      : model_(config, capacity_pages) {}
 
   Model& model() { return model_; }
 
@@ -79,17 +80,15 @@ class ReservoirModel final : public ModelApi {
   Model model_;
 };
 
-// Keeps the last few models by arena shape; Acquire() hands out a model
-// reset into `config`, building one only when no model has its shape.
+// One model, with an arena large enough for every program header, reset
+// into each program's configuration: an input pays for a reset, never for
+// building an arena.
 class ModelPool {
  public:
   ReservoirModel& Acquire(const ModelConfig& config);
 
  private:
-  static constexpr int kSlots = 8;
-  std::unique_ptr<ReservoirModel> slots_[kSlots];
-  uint64_t last_use_[kSlots] = {};
-  uint64_t clock_ = 0;
+  std::unique_ptr<ReservoirModel> model_;
 };
 
 }  // namespace reservoir::exec
