@@ -14,10 +14,17 @@ class FaultGate {
   void set_hook(FaultHook* hook) { hook_ = hook; }
   FaultHook* hook() const { return hook_; }
 
-  // The site test: one branch when no hook is installed.
+  // The site test: one branch when no hook is installed. A build with
+  // RESERVOIR_NO_FAULT_SITES (bench/: the baseline for what the sites cost)
+  // makes it a constant, so the compiler drops the sites and the FaultCall
+  // they build; the gate keeps its layout, so the Model's does not change.
   bool ShouldFail(const FaultCall& call) {
+#if defined(RESERVOIR_NO_FAULT_SITES)
+    return false;
+#else
     if (hook_ == nullptr) return false;
     return AskHook(call);
+#endif
   }
 
   // Injected failures since the last ClearOperation() / since reset.
