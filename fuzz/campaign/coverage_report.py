@@ -19,9 +19,10 @@ build/coverage/<stamp>/, never an existing one):
   summary.json      summary.md, machine-readable
   coverage.profdata the merged profile; replay.log: what the replays printed
 
-The end of summary.md is printed when the run ends. Exit status: 0 when
-every input replayed clean, 1 when some input failed (a finding: it is
-listed, and its coverage is left out), 2 on bad usage or a failed build.
+summary.md is printed when the run ends. Exit status: 0 when every input
+replayed clean, 1 when some input failed (a finding: it is listed, and its
+coverage is left out; an aborted process writes no profile), 2 on bad
+usage or a failed build.
 """
 
 import argparse
@@ -575,7 +576,11 @@ def main(argv):
         row["failed"] += len(replayer.failures) - before
     profiles = replayer.close()
     if not profiles:
-        fail("no profile was written (every input failed)")
+        for target, path, finding in replayer.failures:
+            print(f"{target}: {path}: {finding}", file=sys.stderr)
+        print(f"{PROG}: every input failed, so no profile was written "
+              f"(log: {out / 'replay.log'})", file=sys.stderr)
+        return 1
 
     profdata = out / "coverage.profdata"
     listing = out / "profiles" / "list.txt"
