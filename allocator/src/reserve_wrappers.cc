@@ -59,6 +59,15 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
   }
 }
 
+// A grant charged to a reserve of another kind (kmalloc against a pages
+// reserve, an object of one cache against another's) used reserve pages that
+// reserve's estimate never budgeted. Legitimate, but unaccounted like an
+// entitled plain allocation: a later failure of a correctly sized user is
+// no guarantee violation, so the oracle stands down until reset.
+void Model::NoteUnbudgetedUse(const ReserveGrant& grant, bool budgeted) {
+  if (grant.emergency && !budgeted) reserve_used_unaccounted_ = true;
+}
+
 ReserveGrant Model::KmallocReserve(size_t size, const AllocContext& ctx,
                                    ReserveId node) {
   ReserveGrant grant;
@@ -75,14 +84,16 @@ ReserveGrant Model::KmallocReserve(size_t size, const AllocContext& ctx,
     const uint64_t charge = KmallocChargeBytes(size);
 #endif
     const int index = KmallocIndex(size);
-    const bool min_order_zero = index >= 0 && KmallocClassSize(index) <= kPageSize &&
-                                reserves_.IsLive(node) &&
-                                reserves_.node(node).kind == ReserveKind::kKmalloc;
+    const bool budgeted = reserves_.IsLive(node) &&
+                          reserves_.node(node).kind == ReserveKind::kKmalloc;
+    const bool min_order_zero =
+        index >= 0 && KmallocClassSize(index) <= kPageSize && budgeted;
     AllocateEmergency(&grant, charge, "kmalloc_reserve", size, min_order_zero,
                       [&] {
                         grant.object = slab_.Kmalloc(size, ctx, "kmalloc_reserve");
                         return grant.object != nullptr;
                       });
+    NoteUnbudgetedUse(grant, budgeted);
   }
   AfterOperation();
   return grant;
@@ -108,16 +119,17 @@ ReserveGrant Model::KmemCacheAllocReserve(KmemCache* cache,
   grant.object = slab_.CacheAlloc(cache, WithoutReserves(ctx),
                                   "kmem_cache_alloc_reserve");
   if (grant.object == nullptr && IsEntitled(ctx)) {
-    const bool min_order_zero =
-        cache->min_order == 0 && reserves_.IsLive(node) &&
-        reserves_.node(node).kind == ReserveKind::kCache &&
-        reserves_.node(node).cache_id == cache->id;
+    const bool budgeted = reserves_.IsLive(node) &&
+                          reserves_.node(node).kind == ReserveKind::kCache &&
+                          reserves_.node(node).cache_id == cache->id;
+    const bool min_order_zero = cache->min_order == 0 && budgeted;
     AllocateEmergency(&grant, cache->size, "kmem_cache_alloc_reserve",
                       cache->object_size, min_order_zero, [&] {
                         grant.object = slab_.CacheAlloc(
                             cache, ctx, "kmem_cache_alloc_reserve");
                         return grant.object != nullptr;
                       });
+    NoteUnbudgetedUse(grant, budgeted);
   }
   AfterOperation();
   return grant;
@@ -139,14 +151,16 @@ ReserveGrant Model::AllocPagesReserve(int order, const AllocContext& ctx,
                                 "alloc_pages_reserve").pfn;
   if (grant.pfn == kNoPfn && IsEntitled(ctx) && order >= 0 &&
       order <= pages_.max_order()) {
-    const bool min_order_zero = order == 0 && reserves_.IsLive(node) &&
-                                reserves_.node(node).kind == ReserveKind::kPages;
+    const bool budgeted = reserves_.IsLive(node) &&
+                          reserves_.node(node).kind == ReserveKind::kPages;
+    const bool min_order_zero = order == 0 && budgeted;
     AllocateEmergency(&grant, kPageSize << order, "alloc_pages_reserve",
                       kPageSize << order, min_order_zero, [&] {
                         grant.pfn = pages_.AllocPages(order, ctx,
                                                       "alloc_pages_reserve").pfn;
                         return grant.pfn != kNoPfn;
                       });
+    NoteUnbudgetedUse(grant, budgeted);
   }
   if (grant.pfn != kNoPfn) grant.object = pages_.PageAddress(grant.pfn);
   AfterOperation();

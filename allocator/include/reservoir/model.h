@@ -92,8 +92,9 @@ class Model {
   const SlabAllocator& slab() const { return slab_; }
 
   // Set when reserve memory was used outside the reserve wrappers (an
-  // entitled plain kmalloc or alloc_pages). Such use is legitimate but
-  // unaccounted, so the guarantee oracle no longer applies until reset.
+  // entitled plain kmalloc or alloc_pages), or by a wrapper charged to a
+  // reserve of another kind. Such use is legitimate but unaccounted, so the
+  // guarantee oracle no longer applies until reset.
   bool reserve_used_unaccounted() const { return reserve_used_unaccounted_; }
 
  private:
@@ -105,6 +106,9 @@ class Model {
   void AllocateEmergency(ReserveGrant* grant, uint64_t charge,
                          const char* what, uint64_t size, bool min_order_zero,
                          Allocate allocate);
+  // Marks reserve use unaccounted when an emergency grant was charged to a
+  // reserve whose kind does not budget for it (`budgeted` false).
+  void NoteUnbudgetedUse(const ReserveGrant& grant, bool budgeted);
 
   ModelConfig config_;
   FaultGate gate_;
