@@ -633,5 +633,67 @@ TEST_F(ReserveWrapperTest, PagesCacheAndLargeKmalloc) {
   EXPECT_EQ(usage(pg), 0u);
 }
 
+// A wrapper charged to a reserve of another kind (kmalloc_reserve against a
+// pages reserve, a cache object against a kmalloc reserve) takes reserve
+// pages that reserve's estimate never budgeted: 96 + 128 bytes fit a
+// 1-page reserve's 4096-byte limit but need two slabs. A correctly sized
+// user failing afterwards is no guarantee violation; the oracle must treat
+// such use like any other unaccounted use of the reserve.
+TEST(ReserveWrapperKindTest, MismatchedKindMakesReserveUseUnaccounted) {
+  ModelConfig config;
+  config.normal_pages = 256;
+  config.max_order = 6;
+  config.min_free_kbytes = 0;
+  config.nr_cpus = 1;
+  Model model(config);
+  ReserveTree& tree = model.reserves();
+  const ReserveId pages = tree.Create("pages", kRootReserve);
+  ASSERT_EQ(tree.PagesSet(pages, 1), ReserveStatus::kOk);
+  const ReserveId net = tree.Create("net", kRootReserve);
+  ASSERT_EQ(tree.KmallocSet(net, 24), ReserveStatus::kOk);  // 8, 16: 2 pages
+  ASSERT_EQ(model.pages().strict_reserve(), 3u);
+  Exhaust(model, KernelCtx());
+
+  // Matching kinds keep the oracle on.
+  const ReserveGrant page = model.AllocPagesReserve(0, MemallocCtx(), pages);
+  ASSERT_TRUE(page.emergency);
+  EXPECT_FALSE(model.reserve_used_unaccounted());
+  model.FreePagesReserve(page);
+
+  for (size_t size : {96, 128}) {
+    const ReserveGrant grant = model.KmallocReserve(size, MemallocCtx(), pages);
+    ASSERT_TRUE(grant.emergency) << size;
+  }
+  EXPECT_TRUE(model.reserve_used_unaccounted());
+  EXPECT_EQ(model.pages().pfmemalloc_pages(), 2u);
+  // 'net' gets the last page, then fails for want of pages: no report.
+  EXPECT_TRUE(model.KmallocReserve(8, MemallocCtx(), net).ok());
+  const ReserveGrant starved = model.KmallocReserve(16, MemallocCtx(), net);
+  EXPECT_FALSE(starved.ok());
+  EXPECT_EQ(tree.node(net).usage, 8u);
+
+  // The same for a cache object charged to a kmalloc reserve, and pages
+  // charged to a cache reserve.
+  model.Reset();
+  KmemCache* cache = model.KmemCacheCreate("objs", 200, 8);
+  const ReserveId k = tree.Create("k", kRootReserve);
+  ASSERT_EQ(tree.KmallocSet(k, 4096), ReserveStatus::kOk);
+  const ReserveId c = tree.Create("c", kRootReserve);
+  ASSERT_EQ(tree.CacheSet(c, cache, 4), ReserveStatus::kOk);
+  Exhaust(model, KernelCtx());
+  EXPECT_TRUE(model.KmallocReserve(64, MemallocCtx(), k).emergency);
+  EXPECT_TRUE(model.KmemCacheAllocReserve(cache, MemallocCtx(), c).emergency);
+  EXPECT_FALSE(model.reserve_used_unaccounted());
+  EXPECT_TRUE(model.KmemCacheAllocReserve(cache, MemallocCtx(), k).emergency);
+  EXPECT_TRUE(model.reserve_used_unaccounted());
+  model.Reset();
+  const ReserveId c2 = tree.Create("c2", kRootReserve);
+  KmemCache* cache2 = model.KmemCacheCreate("objs", 200, 8);
+  ASSERT_EQ(tree.CacheSet(c2, cache2, 40), ReserveStatus::kOk);
+  Exhaust(model, KernelCtx());
+  EXPECT_TRUE(model.AllocPagesReserve(0, MemallocCtx(), c2).emergency);
+  EXPECT_TRUE(model.reserve_used_unaccounted());
+}
+
 }  // namespace
 }  // namespace reservoir
