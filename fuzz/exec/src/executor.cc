@@ -6,6 +6,7 @@
 #include <string>
 #include <variant>
 
+#include "reservoir/exec/shadow_ledger.h"
 #include "reservoir/program/text_format.h"
 #include "reservoir/report.h"
 
@@ -17,8 +18,6 @@ namespace op = program::op;
 
 namespace {
 
-// The ledger tracks reserve handles below this bound (the model has 64).
-constexpr int kLedgerReserves = 64;
 // Operations between full audits when a program asks for audit=full.
 constexpr size_t kFullAuditInterval = 8;
 
@@ -88,10 +87,7 @@ struct Executor::State {
   std::vector<GrantEntry> cache_grants;
   std::vector<PageEntry> pressure;
 
-  // The shadow ledger: charges made against each node itself, and the tree
-  // shape as the executor saw it change.
-  uint64_t own_charges[kLedgerReserves] = {};
-  ReserveHandle parent[kLedgerReserves] = {};
+  ShadowLedger ledger;
   uint32_t created_caches = 0;
   uint32_t created_reserves = 0;
 
@@ -109,8 +105,7 @@ struct Executor::State {
     page_grants.clear();
     cache_grants.clear();
     pressure.clear();
-    std::fill(std::begin(own_charges), std::end(own_charges), 0);
-    std::fill(std::begin(parent), std::end(parent), kNoReserveHandle);
+    ledger.Clear();
     created_caches = created_reserves = 0;
   }
 
@@ -128,39 +123,7 @@ struct Executor::State {
     return static_cast<int>(std::min<uint32_t>(order, api->max_order()));
   }
 
-  bool Ledgered(ReserveHandle node) const { return node < kLedgerReserves; }
-
-  // The oracle's accounting check: every node's usage equals the charges
-  // recorded against it and the nodes below it, and its parent is the one
-  // the executor saw it get.
-  void CheckLedger() const {
-    for (ReserveHandle node : reserves) {
-      if (!Ledgered(node)) continue;
-      uint64_t expected = 0;
-      for (ReserveHandle other : reserves) {
-        if (!Ledgered(other)) continue;
-        for (ReserveHandle at = other; at != kNoReserveHandle && Ledgered(at);
-             at = parent[at]) {
-          if (at == node) {
-            expected += own_charges[other];
-            break;
-          }
-        }
-      }
-      const ReserveView view = api->Reserve(node);
-      if (!view.live || view.usage != expected) {
-        ReportBug(BugClass::kAccountingImbalance, "executor: reserve #%u has "
-                  "usage %llu but the ledger of live charges says %llu",
-                  node, static_cast<unsigned long long>(view.usage),
-                  static_cast<unsigned long long>(expected));
-      }
-      if (view.parent != parent[node]) {
-        ReportBug(BugClass::kAccountingImbalance, "executor: reserve #%u has "
-                  "parent #%u but was last attached to #%u", node, view.parent,
-                  parent[node]);
-      }
-    }
-  }
+  void CheckLedger() const { ledger.Check(*api, reserves); }
 
   // No request without reserve access may get reserve memory.
   void CheckNoReserveMemory(const void* object, const char* what,
@@ -206,6 +169,16 @@ class Executor::Runner {
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
     void* object = s_.api->Kmalloc(o.size, ctx);
     if (object == nullptr) return Failed();
+#if defined(RESERVOIR_PLANT_msan_uninit_read)
+    // PLANT(msan_uninit_read): branch on the first byte of the object just
+    // allocated, before anything wrote it. Unless the caller asked for
+    // __GFP_ZERO it is uninitialised: MemorySanitizer must report it, with
+    // the model's allocation (__msan_allocated_memory) as the origin.
+    static volatile int plant_sink;
+    if (static_cast<const volatile unsigned char*>(object)[0] == 0xa5) {
+      plant_sink = 1;
+    }
+#endif
     if (!IsEntitled(ctx)) s_.CheckNoReserveMemory(object, "kmalloc", ctx);
     Scribble(object, o.size);
     s_.kmalloc_objects.push_back({object, ctx.cpu});
@@ -266,10 +239,7 @@ class Executor::Runner {
     const ReserveHandle node = s_.api->ReserveCreate(name, parent);
     if (node == kNoReserveHandle) return Failed();
     s_.reserves.push_back(node);
-    if (s_.Ledgered(node)) {
-      s_.own_charges[node] = 0;
-      s_.parent[node] = parent;
-    }
+    s_.ledger.Created(node, parent);
     AfterReserveChange();
   }
 
@@ -292,14 +262,14 @@ class Executor::Runner {
     const ReserveHandle child = Reserve(o.res);
     const ReserveHandle parent = Reserve(o.parent);
     const int result = s_.api->ReserveConnect(child, parent);
-    if (result == 0 && s_.Ledgered(child)) s_.parent[child] = parent;
+    if (result == 0) s_.ledger.Attached(child, parent);
     Outcome(result);
   }
 
   void operator()(const op::ReserveDisconnect& o) {
     const ReserveHandle child = Reserve(o.res);
     const int result = s_.api->ReserveDisconnect(child);
-    if (result == 0 && s_.Ledgered(child)) s_.parent[child] = kNoReserveHandle;
+    if (result == 0) s_.ledger.Detached(child);
     Outcome(result);
   }
 
@@ -308,7 +278,7 @@ class Executor::Runner {
     const int result = s_.api->ReserveCharge(node, o.bytes);
     if (result == 0) {
       s_.charges.push_back({node, o.bytes});
-      if (s_.Ledgered(node)) s_.own_charges[node] += o.bytes;
+      s_.ledger.Charged(node, o.bytes);
     }
     Outcome(result);
   }
@@ -317,7 +287,7 @@ class Executor::Runner {
     if (s_.charges.empty()) return Noop();
     const ChargeEntry entry = TakeAt(s_.charges, o.charge % s_.charges.size());
     s_.api->ReserveUncharge(entry.node, entry.bytes);
-    if (s_.Ledgered(entry.node)) s_.own_charges[entry.node] -= entry.bytes;
+    s_.ledger.Uncharged(entry.node, entry.bytes);
     AfterReserveChange();
   }
 
@@ -456,7 +426,7 @@ class Executor::Runner {
   void Granted(const Grant& grant, const AllocContext& ctx, const char* what) {
     if (grant.emergency) {
       ++s_.stats.emergencies;
-      if (s_.Ledgered(grant.node)) s_.own_charges[grant.node] += grant.charged;
+      s_.ledger.Charged(grant.node, grant.charged);
       return;
     }
     // The wrapper's first attempt forbids reserves (__GFP_NOMEMALLOC).
@@ -469,9 +439,7 @@ class Executor::Runner {
   }
 
   void Ungranted(const Grant& grant) {
-    if (grant.emergency && s_.Ledgered(grant.node)) {
-      s_.own_charges[grant.node] -= grant.charged;
-    }
+    if (grant.emergency) s_.ledger.Uncharged(grant.node, grant.charged);
     AfterReserveChange();
   }
 
@@ -524,9 +492,7 @@ void Executor::Teardown() {
   for (const GrantEntry& e : s.page_grants) api.FreePagesReserve(e.grant);
   for (auto* grants : {&s.kmalloc_grants, &s.cache_grants, &s.page_grants}) {
     for (const GrantEntry& e : *grants) {
-      if (e.grant.emergency && s.Ledgered(e.grant.node)) {
-        s.own_charges[e.grant.node] -= e.grant.charged;
-      }
+      if (e.grant.emergency) s.ledger.Uncharged(e.grant.node, e.grant.charged);
     }
     grants->clear();
   }
@@ -542,7 +508,7 @@ void Executor::Teardown() {
   s.pressure.clear();
   for (const ChargeEntry& e : s.charges) {
     api.ReserveUncharge(e.node, e.bytes);
-    if (s.Ledgered(e.node)) s.own_charges[e.node] -= e.bytes;
+    s.ledger.Uncharged(e.node, e.bytes);
   }
   s.charges.clear();
   s.CheckLedger();

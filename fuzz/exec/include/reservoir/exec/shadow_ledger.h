@@ -1,0 +1,37 @@
+// The oracle's own record of reserve accounting, kept apart from the
+// allocator's counters: every live charge against each node, and the tree
+// shape as the executor saw it change. Check() compares it with what the
+// implementation reports; any difference is an accounting-imbalance.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "reservoir/exec/model_api.h"
+
+namespace reservoir::exec {
+
+class ShadowLedger {
+ public:
+  // Handles at or above this bound are not tracked (the model has 64).
+  static constexpr int kMaxNodes = 64;
+
+  void Clear();
+  bool Tracks(ReserveHandle node) const { return node < kMaxNodes; }
+
+  void Created(ReserveHandle node, ReserveHandle parent);
+  void Attached(ReserveHandle node, ReserveHandle parent);
+  void Detached(ReserveHandle node);
+  void Charged(ReserveHandle node, uint64_t bytes);
+  void Uncharged(ReserveHandle node, uint64_t bytes);
+
+  // Reports (and aborts) unless every live node's usage equals the charges
+  // recorded against it and below it, and its parent is the expected one.
+  void Check(const ModelApi& api, std::span<const ReserveHandle> live) const;
+
+ private:
+  uint64_t own_charges_[kMaxNodes] = {};
+  ReserveHandle parent_[kMaxNodes] = {};
+};
+
+}  // namespace reservoir::exec
