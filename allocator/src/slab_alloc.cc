@@ -146,8 +146,16 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   ++cache->live_objects;
   info->slab = c.slab;
   info->from_reserve = slab.pfmemalloc;
-  UnpoisonForCaller(object, alloc_size, /*zeroed=*/false);
-  if (ctx.gfp & kGfpZero) std::memset(object, 0, alloc_size);
+  if (ctx.gfp & kGfpZero) {
+    // __GFP_ZERO clears the whole object, as ksize() may hand all of it out;
+    // only the request stays addressable.
+    UnpoisonForAllocator(object, cache->object_size);
+    std::memset(object, 0, cache->object_size);
+    PoisonMemory(static_cast<uint8_t*>(object) + alloc_size,
+                 cache->object_size - alloc_size);
+  } else {
+    UnpoisonForCaller(object, alloc_size, /*zeroed=*/false);
+  }
   if (audit_ != AuditLevel::kOff) AuditSlab(*cache, c.slab);
   return object;
 }
