@@ -157,6 +157,7 @@ ReserveStatus ReserveTree::SetOwnDemand(ReserveId id, ReserveKind kind,
   node.kind = demand == 0 ? ReserveKind::kGroup : kind;
   node.demand = demand;
   node.cache_id = cache_id;
+  node.cache_generation = 0;
   node.own_pages = own_pages;
   node.own_limit = own_limit;
   AddAlongPath(id, pages_delta, limit_delta, 0);
@@ -189,8 +190,10 @@ ReserveStatus ReserveTree::CacheSet(ReserveId id, const KmemCache* cache,
       CalculateSlabGeometry(cache->size, nr_cpus_, max_order_);
   const uint64_t pages =
       EstimateCachePages(estimator_, geometry, objects, nr_cpus_);
-  return SetOwnDemand(id, ReserveKind::kCache, objects, cache->id, pages,
-                      bytes, bytes);
+  const ReserveStatus status = SetOwnDemand(id, ReserveKind::kCache, objects,
+                                            cache->id, pages, bytes, bytes);
+  if (status == ReserveStatus::kOk) nodes_[id].cache_generation = cache->generation;
+  return status;
 }
 
 // page_counter_try_charge(): charge every level on the way up; on a

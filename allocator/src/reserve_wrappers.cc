@@ -28,7 +28,7 @@ uint64_t RoundUpPowerOfTwo(uint64_t x) {
 template <typename Allocate>
 void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
                               const char* what, uint64_t size,
-                              bool min_order_zero, Allocate allocate) {
+                              bool guaranteed, Allocate allocate) {
   const ChargeResult charged = reserves_.TryCharge(grant->node, charge, what);
   grant->charge_status = charged.status;
   if (charged.status != ReserveStatus::kOk) return;
@@ -40,12 +40,13 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
   }
   reserves_.Uncharge(grant->node, charge);
   // The guarantee: a user within its declared reserve never fails, unless
-  // a fault was injected, reserve memory was used outside the wrappers, or
-  // the request needs a contiguous block that fragmentation may deny.
+  // a fault was injected or reserve memory was used unaccounted. It covers
+  // only requests the reserve budgeted (`guaranteed`: the right kind of
+  // reserve, attached under the root) that fragmentation cannot deny
+  // (order-0 blocks).
   const ReserveNode& node = reserves_.node(grant->node);
-  const bool backed = reserves_.TopOf(grant->node) == kRootReserve;
   if (gate_.injected_total() == injected_before && !reserve_used_unaccounted_ &&
-      min_order_zero && backed) {
+      guaranteed) {
     ReportBug(BugClass::kGuaranteeViolation, "%s(%llu) failed for reserve "
               "'%s' within its limit (usage %llu + %llu <= limit %llu); "
               "strict reserve %llu pages, %llu reserve pages in use, "
@@ -59,11 +60,25 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
   }
 }
 
-// A grant charged to a reserve of another kind (kmalloc against a pages
-// reserve, an object of one cache against another's) used reserve pages that
-// reserve's estimate never budgeted. Legitimate, but unaccounted like an
-// entitled plain allocation: a later failure of a correctly sized user is
-// no guarantee violation, so the oracle stands down until reset.
+// Did `node`'s estimate budget this kind of allocation? Only a reserve of
+// the wrapper's kind (for a cache reserve: of that very cache, not a later
+// one reusing its id) that is attached under the root, so that its pages
+// are part of the strict reserve.
+bool Model::Budgets(ReserveId node, ReserveKind kind,
+                    const KmemCache* cache) const {
+  if (!reserves_.IsLive(node)) return false;
+  const ReserveNode& n = reserves_.node(node);
+  if (n.kind != kind || reserves_.TopOf(node) != kRootReserve) return false;
+  return kind != ReserveKind::kCache ||
+         (n.cache_id == cache->id && n.cache_generation == cache->generation);
+}
+
+// A grant the node's estimate never budgeted (kmalloc against a pages
+// reserve, an object of one cache against another's, anything against a
+// detached reserve) took reserve pages that belong to other users.
+// Legitimate, but unaccounted like an entitled plain allocation: a later
+// failure of a correctly sized user is no guarantee violation, so the
+// oracle stands down until reset.
 void Model::NoteUnbudgetedUse(const ReserveGrant& grant, bool budgeted) {
   if (grant.emergency && !budgeted) reserve_used_unaccounted_ = true;
 }
@@ -84,11 +99,10 @@ ReserveGrant Model::KmallocReserve(size_t size, const AllocContext& ctx,
     const uint64_t charge = KmallocChargeBytes(size);
 #endif
     const int index = KmallocIndex(size);
-    const bool budgeted = reserves_.IsLive(node) &&
-                          reserves_.node(node).kind == ReserveKind::kKmalloc;
-    const bool min_order_zero =
+    const bool budgeted = Budgets(node, ReserveKind::kKmalloc, nullptr);
+    const bool guaranteed =
         index >= 0 && KmallocClassSize(index) <= kPageSize && budgeted;
-    AllocateEmergency(&grant, charge, "kmalloc_reserve", size, min_order_zero,
+    AllocateEmergency(&grant, charge, "kmalloc_reserve", size, guaranteed,
                       [&] {
                         grant.object = slab_.Kmalloc(size, ctx, "kmalloc_reserve");
                         return grant.object != nullptr;
@@ -119,12 +133,10 @@ ReserveGrant Model::KmemCacheAllocReserve(KmemCache* cache,
   grant.object = slab_.CacheAlloc(cache, WithoutReserves(ctx),
                                   "kmem_cache_alloc_reserve");
   if (grant.object == nullptr && IsEntitled(ctx)) {
-    const bool budgeted = reserves_.IsLive(node) &&
-                          reserves_.node(node).kind == ReserveKind::kCache &&
-                          reserves_.node(node).cache_id == cache->id;
-    const bool min_order_zero = cache->min_order == 0 && budgeted;
+    const bool budgeted = Budgets(node, ReserveKind::kCache, cache);
+    const bool guaranteed = cache->min_order == 0 && budgeted;
     AllocateEmergency(&grant, cache->size, "kmem_cache_alloc_reserve",
-                      cache->object_size, min_order_zero, [&] {
+                      cache->object_size, guaranteed, [&] {
                         grant.object = slab_.CacheAlloc(
                             cache, ctx, "kmem_cache_alloc_reserve");
                         return grant.object != nullptr;
@@ -151,11 +163,10 @@ ReserveGrant Model::AllocPagesReserve(int order, const AllocContext& ctx,
                                 "alloc_pages_reserve").pfn;
   if (grant.pfn == kNoPfn && IsEntitled(ctx) && order >= 0 &&
       order <= pages_.max_order()) {
-    const bool budgeted = reserves_.IsLive(node) &&
-                          reserves_.node(node).kind == ReserveKind::kPages;
-    const bool min_order_zero = order == 0 && budgeted;
+    const bool budgeted = Budgets(node, ReserveKind::kPages, nullptr);
+    const bool guaranteed = order == 0 && budgeted;
     AllocateEmergency(&grant, kPageSize << order, "alloc_pages_reserve",
-                      kPageSize << order, min_order_zero, [&] {
+                      kPageSize << order, guaranteed, [&] {
                         grant.pfn = pages_.AllocPages(order, ctx,
                                                       "alloc_pages_reserve").pfn;
                         return grant.pfn != kNoPfn;

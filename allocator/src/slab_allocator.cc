@@ -66,6 +66,7 @@ void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
 
 void SlabAllocator::Reset() {
   for (int i = 0; i < kMaxCaches; ++i) caches_[i] = KmemCache{};
+  for (uint32_t& generation : generations_) generation = 0;
   for (int i = 0; i < kKmallocClasses; ++i) {
     char name[kCacheNameSize];
     std::snprintf(name, sizeof(name), "kmalloc-%u", kKmallocSizes[i]);
@@ -95,6 +96,7 @@ KmemCache* SlabAllocator::CacheCreate(const char* name, uint32_t size,
     if (!caches_[i].live) {
       InitCache(&caches_[i], static_cast<uint16_t>(i), name, size, align,
                 /*is_kmalloc=*/false);
+      caches_[i].generation = ++generations_[i];
       return &caches_[i];
     }
   }

@@ -63,6 +63,9 @@ struct KmemCacheStats {
 struct KmemCache {
   char name[kCacheNameSize] = {};
   uint16_t id = 0;
+  // Counts the caches created in this slot since reset: an id is reused,
+  // an (id, generation) pair names one cache for good.
+  uint32_t generation = 0;
   bool live = false;
   bool is_kmalloc = false;
   uint32_t object_size = 0;  // what the creator asked for

@@ -104,10 +104,11 @@ class Model {
   // violation when the failure cannot be explained.
   template <typename Allocate>
   void AllocateEmergency(ReserveGrant* grant, uint64_t charge,
-                         const char* what, uint64_t size, bool min_order_zero,
+                         const char* what, uint64_t size, bool guaranteed,
                          Allocate allocate);
   // Marks reserve use unaccounted when an emergency grant was charged to a
   // reserve whose kind does not budget for it (`budgeted` false).
+  bool Budgets(ReserveId node, ReserveKind kind, const KmemCache* cache) const;
   void NoteUnbudgetedUse(const ReserveGrant& grant, bool budgeted);
 
   ModelConfig config_;

@@ -56,6 +56,7 @@ struct ReserveNode {
   ReserveId next_sibling = kNoReserve;
   uint64_t demand = 0;      // what was asked: pages, bytes or objects
   uint16_t cache_id = 0;    // kCache only
+  uint32_t cache_generation = 0;  // kCache only: which cache of that id
   uint64_t own_pages = 0;   // estimator(demand)
   uint64_t pages = 0;       // own_pages + children's pages
   uint64_t own_limit = 0;   // bytes this node itself may be charged

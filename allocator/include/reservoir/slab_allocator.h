@@ -142,6 +142,7 @@ class SlabAllocator {
   int nr_cpus_;
   int max_order_;
   KmemCache caches_[kMaxCaches];
+  uint32_t generations_[kMaxCaches] = {};
   Slab* slabs_ = nullptr;  // indexed by head pfn; valid where PageSlab
 };
 
