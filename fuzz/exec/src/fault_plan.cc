@@ -20,6 +20,13 @@ FaultHook* FaultPlan::Prepare(const program::Header& header) {
   config.seed = header.seed;
   if (mode_ == FaultMode::kFailNth) config.fail_nth = header.fail_nth;
   for (int i = 0; i < kFaultSiteCount; ++i) {
+    // A program arms the sites it wants failed: none of the kernel's
+    // default exemptions (order 0, requests that may block, highmem)
+    // should quietly keep most of its calls from ever failing.
+    config.sites[i].page_alloc.min_order = 0;
+    config.sites[i].page_alloc.ignore_gfp_wait = false;
+    config.sites[i].page_alloc.ignore_gfp_highmem = false;
+    config.sites[i].slab.ignore_gfp_wait = false;
     injectors::FaultAttrConfig& attr = config.sites[i].attr;
     attr.verbose = 0;  // the report section lists what was injected
     attr.times = injectors::kUnlimitedTimes;
