@@ -211,16 +211,18 @@ PageAllocResult PageAllocator::AllocPages(int order, const AllocContext& ctx,
     ++stats_.alloc_fail;
     return result;
   }
-  FaultCall call;
-  call.site = FaultSite::kPageAlloc;
-  call.gfp = ctx.gfp;
-  call.order = order;
-  call.size = kPageSize << order;
-  call.call_site = call_site;
-  if (gate_->ShouldFail(call)) {
-    result.injected = true;
-    ++stats_.alloc_fail;
-    return result;
+  if (gate_->armed()) {
+    FaultCall call;
+    call.site = FaultSite::kPageAlloc;
+    call.gfp = ctx.gfp;
+    call.order = order;
+    call.size = kPageSize << order;
+    call.call_site = call_site;
+    if (gate_->ShouldFail(call)) {
+      result.injected = true;
+      ++stats_.alloc_fail;
+      return result;
+    }
   }
 
   int zone = 0;

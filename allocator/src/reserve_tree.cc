@@ -134,7 +134,7 @@ ReserveStatus ReserveTree::SetOwnDemand(ReserveId id, ReserveKind kind,
   const int64_t limit_delta =
       static_cast<int64_t>(own_limit) - static_cast<int64_t>(node.own_limit);
   // Only growth can fail, as in the kernel: releasing a reserve always works.
-  if (pages_delta > 0 || limit_delta > 0) {
+  if ((pages_delta > 0 || limit_delta > 0) && gate_->armed()) {
     FaultCall call;
     call.site = FaultSite::kReserveSet;
     call.size = set_size;
@@ -205,15 +205,17 @@ ChargeResult ReserveTree::TryCharge(ReserveId id, uint64_t bytes,
     result.status = ReserveStatus::kInvalid;
     return result;
   }
-  FaultCall call;
-  call.site = FaultSite::kReserveCharge;
-  call.size = bytes;
-  call.reserve = nodes_[id].name;
-  call.call_site = call_site;
-  if (gate_->ShouldFail(call)) {
-    result.status = ReserveStatus::kInjected;
-    result.refused_by = id;
-    return result;
+  if (gate_->armed()) {
+    FaultCall call;
+    call.site = FaultSite::kReserveCharge;
+    call.size = bytes;
+    call.reserve = nodes_[id].name;
+    call.call_site = call_site;
+    if (gate_->ShouldFail(call)) {
+      result.status = ReserveStatus::kInjected;
+      result.refused_by = id;
+      return result;
+    }
   }
   // The node's own charges must fit its own limit (a group holds nothing
   // itself); every level's total must fit its total limit. While every

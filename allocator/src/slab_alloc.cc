@@ -13,16 +13,18 @@ void* SlabAllocator::SlabAlloc(KmemCache* cache, const AllocContext& ctx,
                                const char* call_site, size_t alloc_size,
                                SlabAllocInfo* info) {
   // slab_pre_alloc_hook(): failslab decides before anything is touched.
-  FaultCall call;
-  call.site = FaultSite::kSlabObject;
-  call.gfp = ctx.gfp;
-  call.size = alloc_size;
-  call.cache = cache->name;
-  call.call_site = call_site;
-  if (gate_->ShouldFail(call)) {
-    info->injected = true;
-    ++cache->stats.alloc_fail;
-    return nullptr;
+  if (gate_->armed()) {
+    FaultCall call;
+    call.site = FaultSite::kSlabObject;
+    call.gfp = ctx.gfp;
+    call.size = alloc_size;
+    call.cache = cache->name;
+    call.call_site = call_site;
+    if (gate_->ShouldFail(call)) {
+      info->injected = true;
+      ++cache->stats.alloc_fail;
+      return nullptr;
+    }
   }
   const bool entitled = IsEntitled(ctx);
   if (policy_ == SlabPolicy::kPageTag || !entitled) {
@@ -194,16 +196,18 @@ Pfn SlabAllocator::GetPartialNode(KmemCache* cache, bool reserve_ok) {
 // order that holds one object. The slab inherits the page's reserve tag.
 Pfn SlabAllocator::NewSlab(KmemCache* cache, const AllocContext& ctx,
                            const char* call_site, SlabAllocInfo* info) {
-  FaultCall call;
-  call.site = FaultSite::kSlabNewSlab;
-  call.gfp = ctx.gfp;
-  call.order = cache->order;
-  call.size = kPageSize << cache->order;
-  call.cache = cache->name;
-  call.call_site = call_site;
-  if (gate_->ShouldFail(call)) {
-    info->injected = true;
-    return kNoPfn;
+  if (gate_->armed()) {
+    FaultCall call;
+    call.site = FaultSite::kSlabNewSlab;
+    call.gfp = ctx.gfp;
+    call.order = cache->order;
+    call.size = kPageSize << cache->order;
+    call.cache = cache->name;
+    call.call_site = call_site;
+    if (gate_->ShouldFail(call)) {
+      info->injected = true;
+      return kNoPfn;
+    }
   }
   AllocContext page_ctx = ctx;
   page_ctx.gfp &= ~kGfpZero;  // objects are zeroed one by one on request

@@ -12,6 +12,11 @@ namespace {
 
 constexpr uint32_t kKmallocSizes[kKmallocClasses] = {
     8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+constexpr const char* kKmallocNames[kKmallocClasses] = {
+    "kmalloc-8",   "kmalloc-16",   "kmalloc-32",   "kmalloc-64",
+    "kmalloc-96",  "kmalloc-128",  "kmalloc-192",  "kmalloc-256",
+    "kmalloc-512", "kmalloc-1024", "kmalloc-2048", "kmalloc-4096",
+    "kmalloc-8192"};
 constexpr uint32_t kMinAlign = 8;  // ARCH_KMALLOC_MINALIGN; the free pointer
 
 }  // namespace
@@ -68,10 +73,8 @@ void SlabAllocator::Reset() {
   for (int i = 0; i < kMaxCaches; ++i) caches_[i] = KmemCache{};
   for (uint32_t& generation : generations_) generation = 0;
   for (int i = 0; i < kKmallocClasses; ++i) {
-    char name[kCacheNameSize];
-    std::snprintf(name, sizeof(name), "kmalloc-%u", kKmallocSizes[i]);
-    InitCache(&caches_[i], static_cast<uint16_t>(i), name, kKmallocSizes[i],
-              kMinAlign, /*is_kmalloc=*/true);
+    InitCache(&caches_[i], static_cast<uint16_t>(i), kKmallocNames[i],
+              kKmallocSizes[i], kMinAlign, /*is_kmalloc=*/true);
   }
 }
 
@@ -136,12 +139,6 @@ uint64_t SlabAllocator::live_objects() const {
   uint64_t total = 0;
   for (const KmemCache& cache : caches_) total += cache.live_objects;
   return total;
-}
-
-void* SlabAllocator::ObjectAt(Pfn slab_pfn, uint32_t index,
-                              const KmemCache& cache) const {
-  return static_cast<uint8_t*>(pages_->PageAddress(slab_pfn)) +
-         static_cast<size_t>(index) * cache.size;
 }
 
 // ---------------------------------------------------------------------------

@@ -14,6 +14,16 @@ class FaultGate {
   void set_hook(FaultHook* hook) { hook_ = hook; }
   FaultHook* hook() const { return hook_; }
 
+  // Whether a site need build its FaultCall at all: sites test this first,
+  // so with no hook installed a site is one load and one branch.
+  bool armed() const {
+#if defined(RESERVOIR_NO_FAULT_SITES)
+    return false;
+#else
+    return hook_ != nullptr;
+#endif
+  }
+
   // The site test: one branch when no hook is installed. A build with
   // RESERVOIR_NO_FAULT_SITES (bench/: the baseline for what the sites cost)
   // makes it a constant, so the compiler drops the sites and the FaultCall

@@ -127,9 +127,13 @@ class SlabAllocator {
   void FreeLarge(Pfn pfn, const void* object);
   void ListAdd(Pfn* head, Pfn slab_pfn);
   void ListDel(Pfn* head, Pfn slab_pfn);
-  void* ObjectAt(Pfn slab_pfn, uint32_t index, const KmemCache& cache) const;
+  void* ObjectAt(Pfn slab_pfn, uint32_t index, const KmemCache& cache) const {
+    return static_cast<uint8_t*>(pages_->PageAddress(slab_pfn)) +
+           static_cast<size_t>(index) * cache.size;
+  }
   int CpuIndex(uint16_t cpu) const { return cpu % nr_cpus_; }
   void AuditCache(const KmemCache& cache) const;
+  void AuditInUseCount(const KmemCache& cache, Pfn slab_pfn) const;
   void AuditList(const KmemCache& cache, Pfn head, SlabPlace place, int cpu,
                  uint64_t expected, uint64_t* slabs, uint64_t* inuse) const;
   uint32_t CountFreelist(const KmemCache& cache, Pfn slab_pfn,
