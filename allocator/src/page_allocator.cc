@@ -81,6 +81,19 @@ Pfn PageAllocator::AddressToPfn(const void* address) const {
   return static_cast<Pfn>((p - arena_) >> kPageShift);
 }
 
+Pfn PageAllocator::AllocatedHeadOf(const void* address) const {
+  const Pfn pfn = AddressToPfn(address);
+  if (pfn == kNoPfn) return kNoPfn;
+  // Blocks are aligned to their order: the head is the first aligned pfn
+  // below whose block reaches this page.
+  for (int order = 0; order <= max_order_; ++order) {
+    const Pfn head = pfn & ~((1u << order) - 1);
+    const PageFrame& frame = frames_[head];
+    if ((frame.flags & kPageHead) && frame.order >= order) return head;
+  }
+  return kNoPfn;
+}
+
 uint64_t PageAllocator::free_pages() const {
   uint64_t total = 0;
   for (int z = 0; z < nr_zones_; ++z) total += zones_[z].free_pages;

@@ -179,20 +179,9 @@ void* SlabAllocator::Kmalloc(size_t size, const AllocContext& ctx,
   return object;
 }
 
-Pfn SlabAllocator::FindHead(const void* object) const {
-  const Pfn pfn = pages_->AddressToPfn(object);
-  if (pfn == kNoPfn) return kNoPfn;
-  for (int order = 0; order <= max_order_; ++order) {
-    const Pfn head = pfn & ~((1u << order) - 1);
-    const PageFrame& frame = pages_->frame(head);
-    if ((frame.flags & kPageHead) && frame.order >= order) return head;
-  }
-  return kNoPfn;
-}
-
 Pfn SlabAllocator::LookupObject(const void* object, const char* api,
                                 uint32_t* index_out) const {
-  const Pfn head = FindHead(object);
+  const Pfn head = pages_->AllocatedHeadOf(object);
   if (head == kNoPfn) {
     if (pages_->AddressToPfn(object) == kNoPfn) {
       ReportBug(BugClass::kInvalidFree, "%s(%p): not a model address", api,

@@ -56,14 +56,10 @@ inline void FreeBlocks(Model& model, const std::vector<PageBlock>& blocks) {
 
 // The head pfn of the slab holding `object` (kNoPfn if it is in none).
 inline Pfn SlabHeadOf(const Model& model, const void* object) {
-  const Pfn pfn = model.pages().AddressToPfn(object);
-  if (pfn == kNoPfn) return kNoPfn;
-  for (int order = 0; order <= model.pages().max_order(); ++order) {
-    const Pfn head = pfn & ~((1u << order) - 1);
-    const PageFrame& frame = model.pages().frame(head);
-    if ((frame.flags & kPageSlab) && frame.order >= order) return head;
-  }
-  return kNoPfn;
+  const Pfn head = model.pages().AllocatedHeadOf(object);
+  if (head == kNoPfn || !(model.pages().frame(head).flags & kPageSlab))
+    return kNoPfn;
+  return head;
 }
 
 }  // namespace test

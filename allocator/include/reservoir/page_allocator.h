@@ -59,6 +59,9 @@ class PageAllocator {
   }
   // kNoPfn when `address` is outside the arena.
   Pfn AddressToPfn(const void* address) const;
+  // The head of the allocated block holding `address` (a slab, a large
+  // kmalloc or plain pages), or kNoPfn when the memory is not allocated.
+  Pfn AllocatedHeadOf(const void* address) const;
   uint8_t* arena() const { return arena_; }
   uint32_t nr_pages() const { return nr_pages_; }
   int max_order() const { return max_order_; }

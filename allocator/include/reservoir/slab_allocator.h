@@ -119,8 +119,6 @@ class SlabAllocator {
   void DiscardSlab(KmemCache* cache, Pfn slab_pfn);
   void SlabFreeObject(KmemCache* cache, Pfn slab_pfn, uint32_t index,
                       void* object, int cpu);
-  // Finds the block head holding `object`; kNoPfn if none.
-  Pfn FindHead(const void* object) const;
   // Validates a slab object pointer (reports misuse) and returns its slab.
   Pfn LookupObject(const void* object, const char* api,
                    uint32_t* index_out) const;

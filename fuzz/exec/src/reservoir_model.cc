@@ -124,19 +124,11 @@ void ReservoirModel::CacheFreeReserve(CacheHandle cache, const Grant& grant,
 }
 
 bool ReservoirModel::OnReserveMemory(const void* object) const {
-  const PageAllocator& pages = model_.pages();
-  const Pfn pfn = pages.AddressToPfn(object);
-  if (pfn == kNoPfn) return false;
-  // The head of the block holding `object`.
-  for (int order = 0; order <= pages.max_order(); ++order) {
-    const Pfn head = pfn & ~((1u << order) - 1);
-    const PageFrame& frame = pages.frame(head);
-    if ((frame.flags & kPageHead) && frame.order >= order) {
-      if (frame.flags & kPageSlab) return model_.slab().slab(head).pfmemalloc;
-      return frame.flags & kPagePfmemalloc;
-    }
-  }
-  return false;
+  const Pfn head = model_.pages().AllocatedHeadOf(object);
+  if (head == kNoPfn) return false;
+  const PageFrame& frame = model_.pages().frame(head);
+  if (frame.flags & kPageSlab) return model_.slab().slab(head).pfmemalloc;
+  return frame.flags & kPagePfmemalloc;
 }
 
 uint64_t ReservoirModel::InjectedFailures() const {
