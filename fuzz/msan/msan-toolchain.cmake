@@ -27,7 +27,7 @@ if(NOT EXISTS "${RESERVOIR_MSAN_PREFIX}/.complete")
   message(FATAL_ERROR
     "The MemorySanitizer dependencies are not built (no "
     "${RESERVOIR_MSAN_PREFIX}/.complete): run fuzz/msan/build_msan_deps.sh "
-    "(about 10 minutes once; ./reservoir setup does it too)")
+    "(about 5 minutes, once; ./reservoir setup does it too)")
 endif()
 
 set(CMAKE_C_COMPILER clang-14)
