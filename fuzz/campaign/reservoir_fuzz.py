@@ -722,7 +722,12 @@ def render_summary(summaries, args, run_dir, builds):
 def main(argv):
     root = Path(__file__).resolve().parents[2]
     args = parse_args(argv, root)
-    builds = build(args)
+    try:
+        builds = build(args)
+    except KeyboardInterrupt:
+        # Nothing has run yet: no summary to write, just stop.
+        print(f"\n{PROG}: interrupted while building", file=sys.stderr)
+        return 130
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     if args.out:
