@@ -188,13 +188,56 @@ def build(args):
     return builds
 
 
-class TargetRun:
+class FuzzerProcess:
+    """What every engine's run shares: one fuzzer process in a session of
+    its own (so Ctrl-C is ours to forward), its output in a log file, and
+    when it started and ended."""
+
+    def __init__(self):
+        self.process = None
+        self.started = None
+        self.ended = None
+        self.interrupted = False
+
+    def launch(self, command, env):
+        self.log = open(self.log_path, "w")
+        self.log.write("# " + " ".join(command) + "\n")
+        self.log.flush()
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            command, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True, env=env)
+
+    def reap(self):
+        """True once, when the process has just ended."""
+        if self.process is None or self.ended is not None:
+            return False
+        if self.process.poll() is None:
+            return False
+        self.ended = time.monotonic()
+        self.log.close()
+        return True
+
+    def signal_stop(self):
+        try:
+            os.killpg(self.process.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
+    def elapsed(self):
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.started
+
+
+class TargetRun(FuzzerProcess):
     """One libFuzzer process and what its log has said so far."""
 
     engine = "libfuzzer"
     instance = None
 
     def __init__(self, target, build_dir, run_dir, args):
+        super().__init__()
         self.target = target
         self.label = target.replace("_fuzzer", "") + \
             ("/lf" if args.engine == "both" else "")
@@ -207,9 +250,6 @@ class TargetRun:
         self.binary = build_dir / "fuzz" / "targets" / target
         self.dict = args.root / "corpus" / target / f"{target}.dict"
         self.args = args
-        self.process = None
-        self.started = None
-        self.ended = None
         self.execs = 0
         self.exec_per_sec = 0
         self.cov = 0
@@ -219,7 +259,6 @@ class TargetRun:
         self.finding = None
         self.reproducer = None
         self.log_offset = 0
-        self.interrupted = False
         self.error = None
 
     def start(self, env):
@@ -240,22 +279,12 @@ class TargetRun:
         command += [str(self.corpus)]
         if self.seeds.is_dir() and not self.args.no_seeds:
             command.append(str(self.seeds))
-        self.log = open(self.log_path, "w")
-        self.log.write("# " + " ".join(command) + "\n")
-        self.log.flush()
-        self.started = time.monotonic()
-        # A process group of its own: Ctrl-C is ours to forward.
-        self.process = subprocess.Popen(
-            command, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env)
+        self.launch(command, env)
 
     def poll(self):
         self.read_log()
-        if self.process is not None and self.ended is None:
-            if self.process.poll() is not None:
-                self.ended = time.monotonic()
-                self.log.close()
-                self.read_log()
+        if self.reap():
+            self.read_log()
         return self.ended is not None
 
     def read_log(self):
@@ -298,15 +327,7 @@ class TargetRun:
     def interrupt(self):
         if self.process is not None and self.ended is None:
             self.interrupted = True
-            try:
-                os.killpg(self.process.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-
-    def elapsed(self):
-        if self.started is None:
-            return 0.0
-        return (self.ended or time.monotonic()) - self.started
+            self.signal_stop()
 
     def new_entries(self):
         return sum(1 for p in self.corpus.iterdir() if p.is_file()) \
@@ -348,7 +369,7 @@ def first_report_line(text):
     return None
 
 
-class AflRun:
+class AflRun(FuzzerProcess):
     """One afl-fuzz process: its statsd metrics while it runs, its
     fuzzer_stats at the end, and its crash files replayed for their report.
 
@@ -359,6 +380,7 @@ class AflRun:
     engine = "afl"
 
     def __init__(self, target, builds, run_dir, args, index, count):
+        super().__init__()
         self.target = target
         self.args = args
         self.index = index
@@ -389,10 +411,6 @@ class AflRun:
         self.empty_seeds = run_dir / target / "afl-empty-seed"
         suffix = "" if count == 1 else f":{self.instance}"
         self.label = target.replace("_fuzzer", "") + "/afl" + suffix
-        self.process = None
-        self.started = None
-        self.ended = None
-        self.interrupted = False
         self.stopped_by = None
         self.metrics = {}
         self.stats = {}
@@ -460,24 +478,15 @@ class AflRun:
             run_env.setdefault(name, value)
         run_env.update({"AFL_STATSD": "1", "AFL_STATSD_HOST": "127.0.0.1",
                         "AFL_STATSD_PORT": str(self.socket.getsockname()[1])})
-        self.log = open(self.log_path, "w")
-        self.log.write("# " + " ".join(command) + "\n")
-        self.log.flush()
-        self.started = time.monotonic()
         self.started_wall = time.time()
-        self.process = subprocess.Popen(
-            command, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=run_env)
+        self.launch(command, run_env)
 
     def poll(self):
         self.read_metrics()
-        if self.process is not None and self.ended is None:
-            if self.process.poll() is not None:
-                self.ended = time.monotonic()
-                self.log.close()
-                self.socket.close()
-                self.read_stats()
-                self.read_log()
+        if self.reap():
+            self.socket.close()
+            self.read_stats()
+            self.read_log()
         self.check_crashes()
         return self.ended is not None
 
@@ -573,15 +582,7 @@ class AflRun:
         if self.process is not None and self.ended is None:
             self.interrupted = by is None
             self.stopped_by = by
-            try:
-                os.killpg(self.process.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-
-    def elapsed(self):
-        if self.started is None:
-            return 0.0
-        return (self.ended or time.monotonic()) - self.started
+            self.signal_stop()
 
     def summary(self):
         execs = self.execs
