@@ -14,6 +14,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "pair_loops.h"
 #include "ratio_reporter.h"
 #include "reservoir/model.h"
 
@@ -60,36 +61,12 @@ std::string ResetName(const char* what, uint32_t pages) {
 
 void BM_KmallocKfree(benchmark::State& state, size_t size, AuditLevel audit) {
   Model model(ConfigWithAudit(audit));
-  const AllocContext ctx;
-  // One pair before timing: builds the slab (the loop then stays on the
-  // fast path) and proves the size is served, so the loop cannot be
-  // measuring kfree(nullptr). SkipWithError before the loop skips it.
-  void* probe = model.Kmalloc(size, ctx);
-  if (probe == nullptr) state.SkipWithError("kmalloc failed");
-  model.Kfree(probe);
-  for (auto _ : state) {
-    void* object = model.Kmalloc(size, ctx);
-    benchmark::DoNotOptimize(object);
-    model.Kfree(object);
-  }
+  bench::KmallocKfreePairs(state, model, size);
 }
 
 void BM_AllocFreePages(benchmark::State& state, int order, AuditLevel audit) {
   Model model(ConfigWithAudit(audit));
-  const AllocContext ctx;
-  // As above: the first pair takes the first max-order block out of the
-  // untouched range; the loop then splits and re-merges that block.
-  const Pfn probe = model.AllocPages(order, ctx);
-  if (probe == kNoPfn) {
-    state.SkipWithError("alloc_pages failed");
-  } else {
-    model.FreePages(probe, order);
-  }
-  for (auto _ : state) {
-    const Pfn pfn = model.AllocPages(order, ctx);
-    benchmark::DoNotOptimize(pfn);
-    model.FreePages(pfn, order);
-  }
+  bench::AllocFreePagePairs(state, model, order);
 }
 
 // The baseline. DoNotOptimize makes the pointer escape, so the compiler

@@ -17,6 +17,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "pair_loops.h"
 #include "ratio_reporter.h"
 #include "reservoir/model.h"
 
@@ -92,15 +93,7 @@ std::string PagesName(HookKind kind) {
 void BM_KmallocKfree(benchmark::State& state, HookKind kind) {
   HookedModel hooked(kind);
   Model& model = hooked.model();
-  const AllocContext ctx;
-  void* probe = model.Kmalloc(kKmallocSize, ctx);
-  if (probe == nullptr) state.SkipWithError("kmalloc failed");
-  model.Kfree(probe);
-  for (auto _ : state) {
-    void* object = model.Kmalloc(kKmallocSize, ctx);
-    benchmark::DoNotOptimize(object);
-    model.Kfree(object);
-  }
+  bench::KmallocKfreePairs(state, model, kKmallocSize);
   if (model.fault_gate().injected_total() != 0)
     state.SkipWithError("a fault was injected");
 }
@@ -108,18 +101,7 @@ void BM_KmallocKfree(benchmark::State& state, HookKind kind) {
 void BM_AllocFreePages(benchmark::State& state, HookKind kind) {
   HookedModel hooked(kind);
   Model& model = hooked.model();
-  const AllocContext ctx;
-  const Pfn probe = model.AllocPages(kPageOrder, ctx);
-  if (probe == kNoPfn) {
-    state.SkipWithError("alloc_pages failed");
-  } else {
-    model.FreePages(probe, kPageOrder);
-  }
-  for (auto _ : state) {
-    const Pfn pfn = model.AllocPages(kPageOrder, ctx);
-    benchmark::DoNotOptimize(pfn);
-    model.FreePages(pfn, kPageOrder);
-  }
+  bench::AllocFreePagePairs(state, model, kPageOrder);
   if (model.fault_gate().injected_total() != 0)
     state.SkipWithError("a fault was injected");
 }
