@@ -21,16 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGETS = ["page_alloc_fuzzer", "slab_fuzzer", "reserve_fuzzer",
-           "swap_over_net_fuzzer", "estimator_fuzzer"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz" / "campaign"))
+from reservoir_campaign.common import fail, set_prog  # noqa: E402
+from reservoir_campaign.targets import TARGETS  # noqa: E402
+
+set_prog("fuzz_throughput")
+
 LENGTHS = [16, 64, 256]
 GOAL_RATIO_AT_64 = 0.10
 UNITS_RE = re.compile(r"stat::number_of_executed_units:\s+(\d+)")
-
-
-def fail(message):
-    print(f"fuzz_throughput: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def run(binary, seeds, seconds, ops):

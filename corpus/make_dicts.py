@@ -44,13 +44,9 @@ import tempfile
 CORPUS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(CORPUS)
 
-TARGETS = [
-    "page_alloc_fuzzer",
-    "slab_fuzzer",
-    "reserve_fuzzer",
-    "swap_over_net_fuzzer",
-    "estimator_fuzzer",
-]
+# The one target list (fuzz/targets/targets.txt), through its reader.
+sys.path.insert(0, os.path.join(ROOT, "fuzz", "campaign"))
+from reservoir_campaign.targets import TARGETS  # noqa: E402
 
 # The header of every generated body. Only the records are taken from the
 # output, so the header's values do not matter.

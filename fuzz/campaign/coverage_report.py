@@ -35,14 +35,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reservoir_campaign.common import fail, say, set_prog  # noqa: E402
+from reservoir_campaign.targets import TARGETS  # noqa: E402
+
 PROG = "reservoir coverage"
-TARGETS = [
-    "page_alloc_fuzzer",
-    "slab_fuzzer",
-    "reserve_fuzzer",
-    "swap_over_net_fuzzer",
-    "estimator_fuzzer",
-]
+set_prog(PROG)
 PRESET = "coverage"
 # The project's own sources; the report leaves out everything else.
 COMPONENTS = ["allocator", "injectors", "fuzz"]
@@ -73,15 +71,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         fail(f"{message} (see --help)")
-
-
-def fail(message):
-    print(f"{PROG}: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def say(message):
-    print(f"[{PROG}] {message}", file=sys.stderr, flush=True)
 
 
 def tool(name):

@@ -1,0 +1,53 @@
+"""Configure and build what a campaign needs: the libfuzzer-asan preset
+and/or the AFL++ presets, or their planted variants
+(build/<preset>-plant-<id>)."""
+
+import os
+import subprocess
+import sys
+
+from .common import fail, say
+
+
+def build_dir_of(root, preset, plant=None):
+    return root / "build" / (f"{preset}-plant-{plant}" if plant else preset)
+
+
+def build_preset(root, preset, targets, plant=None):
+    """Configures and builds `targets` of a preset; returns the build dir."""
+    build_dir = build_dir_of(root, preset, plant)
+    configure = ["cmake", "--preset", preset]
+    if plant:
+        configure += ["-B", str(build_dir), f"-DRESERVOIR_PLANT={plant}"]
+    build_dir.mkdir(parents=True, exist_ok=True)
+    log = build_dir / "campaign-build.log"
+    say(f"building {build_dir.relative_to(root)}"
+        + (f" with plant '{plant}'" if plant else ""))
+    jobs = str(os.cpu_count() or 2)
+    with open(log, "w") as out:
+        for command in (configure,
+                        ["cmake", "--build", str(build_dir), "-j", jobs,
+                         "--target", *targets]):
+            if subprocess.call(command, cwd=root, stdout=out,
+                               stderr=subprocess.STDOUT) != 0:
+                sys.stderr.write(log.read_text()[-4000:])
+                fail(f"build failed (log: {log})")
+    return build_dir
+
+
+def build(args):
+    """Builds what the campaign needs; returns {name: build dir} for the
+    engines' builds: libfuzzer, afl and afl-cmplog."""
+    builds = {}
+    common = ["seed_corpora", "reservoir-replay", *args.targets]
+    if "libfuzzer" in args.engines:
+        builds["libfuzzer"] = build_preset(args.root, "libfuzzer-asan",
+                                           common, args.plant)
+    if "afl" in args.engines:
+        builds["afl"] = build_preset(
+            args.root, "afl-asan" if args.afl_asan else "afl", common,
+            args.plant)
+        if args.afl_cmplog:
+            builds["afl-cmplog"] = build_preset(args.root, "afl-cmplog",
+                                                args.targets, args.plant)
+    return builds
