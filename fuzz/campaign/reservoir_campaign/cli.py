@@ -269,7 +269,8 @@ def main(argv):
 
     for run in runs:
         run.bugs = len(getattr(run, "crash_keys", ()))
-    summaries = [dict(run.summary(), bugs=run.bugs)
+    summaries = [dict(run.summary(), bugs=run.bugs,
+                      first_crash=getattr(run, "first_crash", None))
                  for run in runs if run.started is not None]
 
     corpus_update = None

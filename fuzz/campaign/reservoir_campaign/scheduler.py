@@ -115,6 +115,12 @@ class Scheduler:
         })
         run.crash_keys = getattr(run, "crash_keys", set())
         run.crash_keys.add(self.store.crashes[name])
+        if getattr(run, "first_crash", None) is None:
+            # This job's first crash of this session: its time and
+            # executions to exposure.
+            run.first_crash = {"seconds": round(seconds - run.prior_seconds, 2),
+                               "executions": executions - run.prior_executions,
+                               "key": self.store.crashes[name]}
         if new:
             self.line_break()
             say(f"new bug from {run.label} after {seconds:.1f} s: {first}")

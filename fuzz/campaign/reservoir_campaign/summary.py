@@ -37,15 +37,18 @@ def _job_state(s):
 
 def render_jobs(lines, summaries, args):
     lines.append("| target | engine | seconds | executions | exec/s | coverage | "
-                 "corpus (new files) | crash files | bugs | state |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+                 "corpus (new files) | crash files | bugs | first crash (s / execs) | "
+                 "state |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in summaries:
+        first = s.get("first_crash")
+        first = f"{first['seconds']} / {first['executions']}" if first else "-"
         lines.append(
             f"| {s['target']} | {engine_name(s)} | {s['seconds']} | "
             f"{s['executions']} | {s['exec_per_second']} | "
             f"{s['coverage_edges']} | "
             f"{s['corpus_entries']} ({s['new_corpus_files']}) | "
-            f"{s['crash_files']} | {s.get('bugs', 0)} | {_job_state(s)} |")
+            f"{s['crash_files']} | {s.get('bugs', 0)} | {first} | {_job_state(s)} |")
     if "afl" in args.engines:
         lines.append("")
         lines.append("coverage: libFuzzer's `cov` (covered edges); AFL++'s "
