@@ -230,6 +230,48 @@ class SummaryTest(unittest.TestCase):
                 triage.load_bugs(path)
 
 
+class TriageHandOffTest(unittest.TestCase):
+    """The campaign's side of the hand-off: when triage/reservoir-triage
+    exists it is called as `run <run_dir> --store <store> --out <out>` and
+    its bugs.json is read back. The tool here only records its arguments
+    and writes the fixture: it tests the call, not triage."""
+
+    def test_call_and_read_back(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "root"
+            (root / "triage").mkdir(parents=True)
+            self.assertIsNone(triage.triage_tool(root))
+            tool = root / "triage" / "reservoir-triage"
+            tool.write_text(
+                "import json, pathlib, shutil, sys\n"
+                "args = sys.argv[1:]\n"
+                "out = pathlib.Path(args[args.index('--out') + 1])\n"
+                "out.mkdir(parents=True)\n"
+                f"shutil.copy({str(HERE / 'testdata' / 'bugs.json')!r}, out / 'bugs.json')\n"
+                "(out / 'argv.json').write_text(json.dumps(args))\n")
+            self.assertEqual(triage.triage_tool(root), tool)
+            run_dir = Path(tmp) / "run"
+            run_dir.mkdir()
+            store = Path(tmp) / "store.json"
+            data, problem, out = triage.run_triage(root, run_dir, store, 1,
+                                                   run_dir / "triage.log")
+            self.assertIsNone(problem)
+            self.assertEqual(out, run_dir / "triage")
+            self.assertEqual(len(data["bugs"]), 2)
+            argv = json.loads((out / "argv.json").read_text())
+            self.assertEqual(argv, ["run", str(run_dir), "--store", str(store),
+                                    "--out", str(run_dir / "triage")])
+            # A second session writes a fresh directory, never the first.
+            _, problem, out2 = triage.run_triage(root, run_dir, store, 2,
+                                                 run_dir / "triage.2.log")
+            self.assertIsNone(problem)
+            self.assertEqual(out2, run_dir / "triage.2")
+            tool.write_text("import sys\nsys.exit(3)\n")
+            _, problem, _ = triage.run_triage(root, run_dir, store, 3,
+                                              run_dir / "triage.3.log")
+            self.assertIn("status 3", problem)
+
+
 class EngineOutputTest(unittest.TestCase):
     def make_libfuzzer(self):
         args = argparse.Namespace(engine="libfuzzer", root=ROOT, stop_on_first=False)
