@@ -230,6 +230,38 @@ class SummaryTest(unittest.TestCase):
                 triage.load_bugs(path)
 
 
+class NoNewCoverageTest(unittest.TestCase):
+    """--no-new-coverage T: a job whose coverage has not grown for T
+    seconds is stopped; one whose coverage grows is not."""
+
+    class Job:
+        def __init__(self):
+            self.cov, self.started, self.stopped_by = 10, 0.0, None
+
+        def running(self):
+            return self.stopped_by is None
+
+        def interrupt(self, by=None):
+            self.stopped_by = by
+
+    def test_stall_stops_growth_does_not(self):
+        from reservoir_campaign.scheduler import Scheduler
+        stalled, growing = self.Job(), self.Job()
+        args = argparse.Namespace(no_new_coverage=5)
+        scheduler = Scheduler(args, [stalled, growing], Path("."), None, None, {})
+        scheduler.active = [stalled, growing]
+        scheduler.check_coverage()          # first look: both recorded
+        self.assertIsNone(stalled.stopped_by)
+        # Pretend the last growth of both was 6 s ago; only one grows now.
+        for job in (stalled, growing):
+            cov, since = scheduler.coverage_seen[job]
+            scheduler.coverage_seen[job] = (cov, since - 6)
+        growing.cov = 11
+        scheduler.check_coverage()
+        self.assertEqual(stalled.stopped_by, "no new coverage for 5 s")
+        self.assertIsNone(growing.stopped_by)
+
+
 class TriageHandOffTest(unittest.TestCase):
     """The campaign's side of the hand-off: when triage/reservoir-triage
     exists it is called as `run <run_dir> --store <store> --out <out>` and

@@ -86,6 +86,9 @@ def merge_afl(binary, seeds, queues, grown, work, log, env):
     run_env = dict(env)
     for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
         run_env.pop(name, None)
+    # afl-cmin refuses to work under /tmp (shared, world-writable) unless
+    # told; the work directory is the run's own.
+    run_env.setdefault("AFL_ALLOW_TMP", "1")
     with open(log, "w") as out:
         out.write("# " + " ".join(command) + "\n")
         out.flush()
