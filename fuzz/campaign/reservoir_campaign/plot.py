@@ -57,24 +57,27 @@ def render(samples, path, title):
     from matplotlib.ticker import MaxNLocator
 
     seconds = [s["seconds"] for s in samples]
-    figure = Figure(figsize=(8, 4.5), dpi=100)
-    axis = figure.add_subplot(1, 1, 1)
-    axis.plot(seconds, [s["coverage"] for s in samples], color="tab:blue",
-              label="coverage (sum over workers)")
-    axis.set_xlabel("seconds")
-    axis.set_ylabel("coverage", color="tab:blue")
-    bugs_axis = axis.twinx()
-    bugs_axis.step(seconds, [s["bugs"] for s in samples], where="post",
-                   color="tab:red", label="bugs (distinct keys)")
-    bugs_axis.step(seconds, [s["crash_files"] for s in samples], where="post",
-                   color="tab:orange", linestyle=":", label="crash files")
-    bugs_axis.set_ylabel("bugs / crash files", color="tab:red")
-    bugs_axis.set_ylim(bottom=0)
-    bugs_axis.yaxis.set_major_locator(MaxNLocator(integer=True))
-    lines = axis.get_lines() + bugs_axis.get_lines()
-    axis.legend(lines, [line.get_label() for line in lines], loc="lower right",
-                fontsize="small")
-    axis.set_title(title)
+    figure = Figure(figsize=(8, 6), dpi=100)
+    top, bottom = figure.subplots(2, 1, sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 2]})
+    top.plot(seconds, [s["coverage"] for s in samples], color="tab:blue")
+    top.set_ylabel("coverage (sum over workers)")
+    top.set_title(title)
+    bottom.step(seconds, [s["bugs"] for s in samples], where="post",
+                color="tab:red", label="bugs (distinct keys)")
+    bottom.set_ylabel("bugs", color="tab:red")
+    bottom.set_ylim(bottom=0, top=max(1, max(s["bugs"] for s in samples)) + 0.5)
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    crashes = bottom.twinx()
+    crashes.step(seconds, [s["crash_files"] for s in samples], where="post",
+                 color="tab:orange", linestyle=":", label="crash files")
+    crashes.set_ylabel("crash files", color="tab:orange")
+    crashes.set_ylim(bottom=0)
+    crashes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    lines = bottom.get_lines() + crashes.get_lines()
+    bottom.legend(lines, [line.get_label() for line in lines], loc="upper left",
+                  fontsize="small")
+    bottom.set_xlabel("seconds")
     figure.tight_layout()
     temporary = f"{path}.tmp{os.getpid()}.png"
     figure.savefig(temporary, format="png")
