@@ -3,11 +3,17 @@
 By default it keeps going after a crash: -fork=1 -ignore_crashes=1 (the
 parent process runs the fuzzing in child jobs, merges what they find into
 the corpus and starts the next job when one crashes); each crash leaves its
-crash-<sha1> file in <target>/crashes/. With --stop-on-first it runs as a
-plain libFuzzer process, which stops at its first crash."""
+crash-<sha1> file in <target>/crashes/. The parent honours -runs and
+-max_total_time itself, at the end of a job (so a budget overshoots by up
+to one job, whose length grows 1, 2, 3, ... seconds). It is stopped early
+(Ctrl-C, --no-new-coverage) by SIGTERM: SIGINT would be ignored while it
+waits for its job inside system(); the inputs of the job in flight, which
+the parent had not merged yet, are lost; crash files are kept (the child
+writes them itself). With --stop-on-first it runs as a plain libFuzzer
+process, which stops at its first crash."""
 
 import re
-import time
+import signal
 
 from .process import FuzzerProcess
 from .targets import MAX_LEN, short_name
@@ -48,6 +54,8 @@ class LibFuzzerRun(FuzzerProcess):
         self.dict = args.root / "corpus" / target / f"{target}.dict"
         self.args = args
         self.fork = not args.stop_on_first
+        if self.fork:
+            self.stop_signal = signal.SIGTERM
         self.execs = 0
         self.exec_per_sec = 0
         self.cov = 0
@@ -97,10 +105,6 @@ class LibFuzzerRun(FuzzerProcess):
                     and not self.crash_files() and not self.interrupted \
                     and self.stopped_by is None:
                 self.error = f"libFuzzer exited with status {self.process.returncode}"
-        if self.fork and self.args.runs and self.execs >= self.args.runs \
-                and self.running() and self.stopped_by is None:
-            # Fork mode counts runs only when a job ends; stop at the budget.
-            self.interrupt(by="runs")
         return self.ended is not None
 
     def read_log(self):

@@ -42,11 +42,25 @@ class FuzzerProcess:
         self.log.close()
         return True
 
+    # The signal that stops the fuzzer cleanly (a libFuzzer fork parent
+    # waits for its job inside system(), which ignores SIGINT: it gets
+    # SIGTERM, which libFuzzer handles the same way).
+    stop_signal = signal.SIGINT
+    # Seconds a stopped fuzzer gets before it is killed.
+    STOP_GRACE = 10
+
     def signal_stop(self):
+        self.stop_requested = time.monotonic()
         try:
-            os.killpg(self.process.pid, signal.SIGINT)
+            os.killpg(self.process.pid, self.stop_signal)
         except ProcessLookupError:
             pass
+
+    def overdue(self):
+        """Asked to stop more than STOP_GRACE seconds ago and still running."""
+        requested = getattr(self, "stop_requested", None)
+        return requested is not None and self.running() and \
+            time.monotonic() - requested > self.STOP_GRACE
 
     def kill(self):
         try:

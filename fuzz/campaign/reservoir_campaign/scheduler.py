@@ -188,6 +188,9 @@ class Scheduler:
                     self.active.append(run)
                 time.sleep(POLL_SECONDS)
                 self.active = [run for run in self.active if not run.poll()]
+                for run in self.active:
+                    if run.overdue():
+                        run.kill()
                 if self.process_crashes():
                     self.store.save()
                 self.check_coverage()
