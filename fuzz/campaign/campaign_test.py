@@ -6,10 +6,10 @@ campaign only catch a wedged run):
   keep-going --plant ID --target T --runs N
       a planted build: the campaign goes on after the first crash, keeps
       several crash files and reports fewer bugs (by key) than crashes;
-      then --resume: the counters continue, nothing of the first session
+      then --resume: the counters continue, nothing of the first round
       is deleted, and no bug is found twice
   resume --target T --runs N
-      the bug-free build: a run and its resumed session; counters, time
+      the bug-free build: a run and its resumed round; counters, time
       series and summary history continue, nothing is deleted
   sigint --target T
       SIGINT once the fuzzer has executed inputs: exit 130, the summary is
@@ -96,10 +96,10 @@ def keep_going(args, work):
     campaign("--resume", str(run_dir), "--runs", str(args.runs), "--time", "300",
              expect=(0, 1))
     second = summary_of(run_dir)
-    check(len(second["sessions"]) == 2, "the summary keeps both sessions")
-    check(not set(second["sessions"][1]["new_bugs"]) & set(keys),
-          f"the resumed session reports none of the first session's bugs as "
-          f"new (new now: {second['sessions'][1]['new_bugs']})")
+    check(len(second["rounds"]) == 2, "the summary keeps both rounds")
+    check(not set(second["rounds"][1]["new_bugs"]) & set(keys),
+          f"the resumed round reports none of the first round's bugs as "
+          f"new (new now: {second['rounds'][1]['new_bugs']})")
     check(set(keys) <= {b["key"] for b in second["bugs"]}, "the known bugs stay known")
     all_crashes = files(run_dir / args.target / "crashes")
     check(sum(b["crash_count"] for b in second["bugs"]) == len(all_crashes),
@@ -110,7 +110,7 @@ def keep_going(args, work):
           f"{second['targets'][0]['executions']})")
     after = files(run_dir / args.target / "crashes")
     check(all(after.get(name) == digest for name, digest in crashes.items()),
-          "every crash file of the first session is still there, unchanged")
+          "every crash file of the first round is still there, unchanged")
 
 
 def resume(args, work):
@@ -120,24 +120,24 @@ def resume(args, work):
     first = summary_of(run_dir)
     corpus = files(run_dir / args.target / "corpus")
     series = json.loads((run_dir / "timeseries.json").read_text())["samples"]
-    check(len(corpus) > 0, f"the first session grew a corpus ({len(corpus)} files)")
+    check(len(corpus) > 0, f"the first round grew a corpus ({len(corpus)} files)")
     campaign("--resume", str(run_dir), "--runs", str(args.runs), "--time", "300",
              expect=(0,))
     second = summary_of(run_dir)
     before, now = first["targets"][0], second["targets"][0]
-    check(len(second["sessions"]) == 2 and second["sessions"][0] == first["sessions"][0],
-          "summary.json keeps the first session's record")
-    check(now["executions"] == before["executions"] + now["session_executions"],
-          f"executions continue: {before['executions']} + {now['session_executions']}")
+    check(len(second["rounds"]) == 2 and second["rounds"][0] == first["rounds"][0],
+          "summary.json keeps the first round's record")
+    check(now["executions"] == before["executions"] + now["round_executions"],
+          f"executions continue: {before['executions']} + {now['round_executions']}")
     check(now["seconds"] >= before["seconds"], "elapsed time continues")
     check((run_dir / args.target / "fuzz.2.log").exists() and
           (run_dir / args.target / "fuzz.log").exists(),
-          "the second session has its own log; the first one's stays")
+          "the second round has its own log; the first one's stays")
     later = json.loads((run_dir / "timeseries.json").read_text())["samples"]
     check(later[:len(series)] == series and later[-1]["seconds"] >= series[-1]["seconds"],
-          "the time series continues the first session's")
+          "the time series continues the first round's")
     after = files(run_dir / args.target / "corpus")
-    check(set(corpus) <= set(after), "no corpus entry of the first session is gone")
+    check(set(corpus) <= set(after), "no corpus entry of the first round is gone")
 
 
 def sigint(args, work):

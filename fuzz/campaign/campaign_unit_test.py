@@ -100,9 +100,9 @@ class FindingKeyTest(unittest.TestCase):
         self.assertEqual(findings.finding_key(None), findings.NO_REPORT)
 
 
-def context(target="slab_fuzzer", session=1, seconds=1.0):
+def context(target="slab_fuzzer", round=1, seconds=1.0):
     return {"target": target, "engine": "libfuzzer", "instance": None,
-            "session": session, "seconds": seconds, "executions": 10,
+            "round": round, "seconds": seconds, "executions": 10,
             "reproducer": "r", "replay": "replay r"}
 
 
@@ -123,12 +123,12 @@ class FindingStoreTest(unittest.TestCase):
             again = findings.FindingStore(path)
             self.assertTrue(again.seen("t/crashes/crash-1"))
             self.assertFalse(again.seen("t/crashes/crash-9"))
-            # Known keys stay known in a resumed session: nothing new twice.
+            # Known keys stay known in a resumed round: nothing new twice.
             self.assertFalse(again.add("t/crashes/crash-9", FindingKeyTest.ONE_LINE_B, None,
-                                       context(session=2)))
+                                       context(round=2)))
             self.assertEqual(again.new_keys, [])
             self.assertEqual(again.records()[0]["crash_count"], 3)
-            self.assertEqual(again.records()[0]["session"], 1)
+            self.assertEqual(again.records()[0]["round"], 1)
 
 
 class FakeRun:
@@ -174,7 +174,7 @@ class StatusTest(unittest.TestCase):
             self.assertEqual(len(resumed.samples), 3)
 
 
-def report(bugs=None, triage_data=None, sessions=1):
+def report(bugs=None, triage_data=None, rounds=1):
     args = argparse.Namespace(time=30, runs=0, no_new_coverage=0, no_seeds=False,
                               stop_on_first=False, engines=["libfuzzer"])
     job = {"target": "slab_fuzzer", "engine": "libfuzzer", "instance": None,
@@ -185,7 +185,7 @@ def report(bugs=None, triage_data=None, sessions=1):
     return {"run_dir": "RUN", "_args": args, "plant": None, "builds": {"libfuzzer": "B"},
             "targets": [job], "bugs": bugs or [], "triage": triage_data,
             "plot": "progress.png", "timeseries": "timeseries.csv",
-            "corpus_update": None, "sessions": [{}] * sessions}
+            "corpus_update": None, "rounds": [{}] * rounds}
 
 
 class SummaryTest(unittest.TestCase):
@@ -193,11 +193,11 @@ class SummaryTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             store = findings.FindingStore(Path(tmp) / "f.json")
             store.add("a", FindingKeyTest.ONE_LINE_A, None, context())
-            store.add("b", "RESERVOIR BUG: reserve-leak: p", "detail text", context(session=2))
-            text = summary.render_summary(report(store.records(), sessions=2))
+            store.add("b", "RESERVOIR BUG: reserve-leak: p", "detail text", context(round=2))
+            text = summary.render_summary(report(store.records(), rounds=2))
             self.assertIn("| slab_fuzzer | libFuzzer | 30.0 | 1000 |", text)
             self.assertIn("## Bugs (2, by first report line", text)
-            self.assertIn("(known: found in session 1)", text)
+            self.assertIn("(known: found in round 1)", text)
             self.assertIn("RESERVOIR DETAIL: detail text", text)
             self.assertIn("![coverage and bugs over time](progress.png)", text)
             self.assertNotIn("No findings.", text)
@@ -293,7 +293,7 @@ class TriageHandOffTest(unittest.TestCase):
             argv = json.loads((out / "argv.json").read_text())
             self.assertEqual(argv, ["run", str(run_dir), "--store", str(store),
                                     "--out", str(run_dir / "triage")])
-            # A second session writes a fresh directory, never the first.
+            # A second round writes a fresh directory, never the first.
             _, problem, out2 = triage.run_triage(root, run_dir, store, 2,
                                                  run_dir / "triage.2.log")
             self.assertIsNone(problem)

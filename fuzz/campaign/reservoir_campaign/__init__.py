@@ -3,7 +3,7 @@
   targets    the fuzz target list (fuzz/targets/targets.txt), plants
   common     fail/say, atomic writes, the repository root
   builds     configure and build the presets a campaign needs
-  process    one fuzzer process: session, log, start and end
+  process    one fuzzer process: its log, start and end, earlier rounds
   libfuzzer  a libFuzzer job (fork mode with crashes ignored, or stop at
              the first crash)
   afl        an afl-fuzz instance

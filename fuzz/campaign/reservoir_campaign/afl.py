@@ -3,9 +3,9 @@ its fuzzer_stats at the end, and its crash files (replayed by the
 scheduler for their report).
 
 The instances of one target share a sync directory (the -o of afl-fuzz),
-<target>/afl/ for the first session of a run and <target>/afl.<n>/ for the
-n-th (a resumed run starts a fresh one from the previous session's queue,
-so nothing of the earlier session is touched): with --afl-jobs 1 a plain
+<target>/afl/ for the first round of a run and <target>/afl.<n>/ for the
+n-th (a resumed run starts a fresh one from the previous round's queue,
+so nothing of the earlier round is touched): with --afl-jobs 1 a plain
 instance (default/), else main/ (-M) and secondary<N>/ (-S). afl-fuzz keeps
 fuzzing after a crash; with --stop-on-first AFL_BENCH_UNTIL_CRASH=1 stops
 an instance at its first, and the scheduler stops its siblings."""
@@ -34,19 +34,19 @@ def instance_name(index, count):
     return "main" if index == 0 else f"secondary{index}"
 
 
-def sync_dir_name(session):
-    return "afl" if session == 1 else f"afl.{session}"
+def sync_dir_name(round_no):
+    return "afl" if round_no == 1 else f"afl.{round_no}"
 
 
 class AflRun(FuzzerProcess):
     engine = "afl"
 
-    def __init__(self, target, builds, run_dir, args, index, count, session=1):
+    def __init__(self, target, builds, run_dir, args, index, count, round_no=1):
         super().__init__()
         self.target = target
         self.args = args
         self.index = index
-        self.session = session
+        self.round = round_no
         self.instance = instance_name(index, count)
         if count == 1:
             self.role = []
@@ -68,9 +68,9 @@ class AflRun(FuzzerProcess):
         self.seeds = build_dir / "corpus" / target
         self.dict = args.root / "corpus" / target / f"{target}.dict"
         self.target_dir = run_dir / target
-        self.sync_dir = self.target_dir / sync_dir_name(session)
+        self.sync_dir = self.target_dir / sync_dir_name(round_no)
         self.dir = self.sync_dir / self.instance
-        suffix = "" if session == 1 else f".{session}"
+        suffix = "" if round_no == 1 else f".{round_no}"
         self.log_path = self.target_dir / f"afl-{self.instance}{suffix}.log"
         self.empty_seeds = self.target_dir / "afl-empty-seed"
         self.label = short_name(target) + "/afl" + \
@@ -101,9 +101,9 @@ class AflRun(FuzzerProcess):
         return [self.dir / "queue"]
 
     def input_dir(self):
-        """-i: the seeds, or (a resumed run) the previous session's queue."""
-        if self.session > 1:
-            previous = self.target_dir / sync_dir_name(self.session - 1)
+        """-i: the seeds, or (a resumed run) the previous round's queue."""
+        if self.round > 1:
+            previous = self.target_dir / sync_dir_name(self.round - 1)
             for name in ("default", "main"):
                 queue = previous / name / "queue"
                 if queue.is_dir() and any(queue.iterdir()):
@@ -227,9 +227,9 @@ class AflRun(FuzzerProcess):
             "instance": self.instance,
             "mode": "afl",
             "seconds": round(self.total_seconds(), 1),
-            "session_seconds": round(self.elapsed(), 1),
+            "round_seconds": round(self.elapsed(), 1),
             "executions": self.total_execs,
-            "session_executions": self.execs,
+            "round_executions": self.execs,
             "exec_per_second": self.exec_per_sec,
             "coverage_edges": self.cov,
             "features": None,

@@ -200,7 +200,7 @@ def stored_options(args):
             (*RUN_OPTIONS, "time", "runs", "no_new_coverage")}
 
 
-def make_runs(args, builds, run_dir, session, previous):
+def make_runs(args, builds, run_dir, round_no, previous):
     """Per target its libFuzzer job, then its AFL++ instances (with
     --engine both the two engines of a target run side by side); a resumed
     run's jobs carry their earlier counters."""
@@ -209,10 +209,10 @@ def make_runs(args, builds, run_dir, session, previous):
         if "libfuzzer" in args.engines:
             runs.append(LibFuzzerRun(t, builds["libfuzzer"], run_dir, args))
         if "afl" in args.engines:
-            runs += [AflRun(t, builds, run_dir, args, i, args.afl_jobs, session)
+            runs += [AflRun(t, builds, run_dir, args, i, args.afl_jobs, round_no)
                      for i in range(args.afl_jobs)]
     for run in runs:
-        run.session = session
+        run.round = round_no
         before = previous.get((run.target, run.engine, run.instance))
         if before:
             run.prior_executions = before["executions"]
@@ -238,19 +238,19 @@ def main(argv):
         summary_path = run_dir / "summary.json"
         if summary_path.exists():
             old = json.loads(summary_path.read_text())
-            history = old.get("sessions", [])
+            history = old.get("rounds", [])
             previous = {(s["target"], s["engine"], s.get("instance")): s
                         for s in old.get("targets", [])}
-        session = len(history) + 1
+        round_no = len(history) + 1
     else:
         run_dir = new_run_dir(args)
         run_dir.mkdir(parents=True, exist_ok=True)
-        session = 1
+        round_no = 1
         write_atomically(run_dir / "campaign.json", json.dumps(
             {"schema": "reservoir-campaign/1", "options": stored_options(args)},
             indent=2) + "\n")
 
-    runs = make_runs(args, builds, run_dir, session, previous)
+    runs = make_runs(args, builds, run_dir, round_no, previous)
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "abort_on_error=1:symbolize=1")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
@@ -258,12 +258,12 @@ def main(argv):
     known_before = len(store.records())
     series = TimeSeries(run_dir)
     engines = " and ".join(ENGINE_NAMES[e] for e in args.engines)
-    say(("resuming (session %d) " % session if session > 1 else "")
+    say(("resuming (round %d) " % round_no if round_no > 1 else "")
         + f"fuzzing {len(args.targets)} targets with {engines} for {args.time} s "
         f"each, {args.jobs} jobs at a time"
         + (", stopping at the first crash" if args.stop_on_first else "")
         + f"; writing to {run_dir}")
-    session_start = datetime.datetime.now(datetime.timezone.utc)
+    round_start = datetime.datetime.now(datetime.timezone.utc)
     scheduler = Scheduler(args, runs, run_dir, store, series, env)
     interrupted = scheduler.run()
 
@@ -291,9 +291,9 @@ def main(argv):
             triage = {"error": "not run (interrupted)", "bugs": None}
         else:
             say("handing the crashes to triage/reservoir-triage")
-            log = run_dir / ("triage.log" if session == 1 else f"triage.{session}.log")
+            log = run_dir / ("triage.log" if round_no == 1 else f"triage.{round_no}.log")
             bugs, problem, out = triage_module.run_triage(
-                root, run_dir, args.store, session, log)
+                root, run_dir, args.store, round_no, log)
             triage = {"error": problem, "bugs": bugs, "out": str(out),
                       "store": str(args.store)}
 
@@ -302,14 +302,14 @@ def main(argv):
             f"{run_dir.name}: coverage and bugs over time"):
         plot = "progress.png"
 
-    session_record = {
-        "session": session,
-        "started": session_start.isoformat(timespec="seconds"),
+    round_record = {
+        "round": round_no,
+        "started": round_start.isoformat(timespec="seconds"),
         "interrupted": interrupted,
         "time": args.time, "runs": args.runs,
         "no_new_coverage": args.no_new_coverage,
-        "executions": sum(s["session_executions"] for s in summaries),
-        "seconds": round(max((s["session_seconds"] for s in summaries), default=0), 1),
+        "executions": sum(s["round_executions"] for s in summaries),
+        "seconds": round(max((s["round_seconds"] for s in summaries), default=0), 1),
         "new_bugs": store.new_keys,
         "known_bugs_before": known_before,
     }
@@ -327,7 +327,7 @@ def main(argv):
         "plot": plot,
         "timeseries": "timeseries.csv",
         "corpus_update": corpus_update,
-        "sessions": history + [session_record],
+        "rounds": history + [round_record],
     }
     markdown = render_summary(dict(report, _args=args))
     write_atomically(run_dir / "summary.md", markdown)

@@ -111,7 +111,7 @@ class FindingStore:
         self.bugs = {}        # key -> record
         self.crashes = {}     # crash file (relative to the run) -> key
         self.order = []       # keys in order of discovery
-        self.new_keys = []    # keys first found in this session
+        self.new_keys = []    # keys first found in this round
         if self.path.exists():
             data = json.loads(self.path.read_text())
             for record in data.get("bugs", []):
@@ -125,7 +125,7 @@ class FindingStore:
     def add(self, crash_name, first_line, detail, context):
         """Records one crash file; returns True if its key is new to the
         run. `context`: target, engine, instance, seconds, executions,
-        session, reproducer, replay."""
+        round, reproducer, replay."""
         key = finding_key(first_line)
         self.crashes[crash_name] = key
         record = self.bugs.get(key)

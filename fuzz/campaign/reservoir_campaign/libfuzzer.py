@@ -69,7 +69,7 @@ class LibFuzzerRun(FuzzerProcess):
 
     @property
     def log_path(self):
-        name = "fuzz.log" if self.session == 1 else f"fuzz.{self.session}.log"
+        name = "fuzz.log" if self.round == 1 else f"fuzz.{self.round}.log"
         return self.dir / name
 
     def corpus_dirs(self):
@@ -140,7 +140,7 @@ class LibFuzzerRun(FuzzerProcess):
                 self.execs = int(stat.group(2))
 
     def crash_files(self):
-        """Every crash file of the target (all sessions), oldest first."""
+        """Every crash file of the target (all rounds), oldest first."""
         if not self.crashes.is_dir():
             return []
         files = [p for p in self.crashes.iterdir()
@@ -160,9 +160,9 @@ class LibFuzzerRun(FuzzerProcess):
             "instance": self.instance,
             "mode": "fork" if self.fork else "plain",
             "seconds": round(seconds, 1),
-            "session_seconds": round(self.elapsed(), 1),
+            "round_seconds": round(self.elapsed(), 1),
             "executions": execs,
-            "session_executions": self.execs,
+            "round_executions": self.execs,
             "exec_per_second": round(self.execs / self.elapsed()) if self.elapsed() else 0,
             "coverage_edges": self.cov,
             "features": self.ft,

@@ -1,6 +1,6 @@
-"""One fuzzer process: its own session (so Ctrl-C is ours to forward), its
+"""One fuzzer process: its own process group (so Ctrl-C is ours to forward), its
 output in a log file, when it started and ended, and the counters of
-earlier sessions of a resumed run."""
+earlier rounds of a resumed run."""
 
 import os
 import signal
@@ -16,11 +16,11 @@ class FuzzerProcess:
         self.ended = None
         self.interrupted = False
         self.stopped_by = None
-        # Earlier sessions of this job (a resumed run): added to the
+        # Earlier rounds of this job (a resumed run): added to the
         # counters, so that they continue.
         self.prior_executions = 0
         self.prior_seconds = 0.0
-        self.session = 1
+        self.round = 1
 
     def launch(self, command, env):
         self.log = open(self.log_path, "w")
@@ -81,7 +81,7 @@ class FuzzerProcess:
         return self.process is not None and self.ended is None
 
     def elapsed(self):
-        """Seconds of this session."""
+        """Seconds of this round."""
         if self.started is None:
             return 0.0
         return (self.ended or time.monotonic()) - self.started

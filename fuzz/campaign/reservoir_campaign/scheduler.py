@@ -108,7 +108,7 @@ class Scheduler:
         replay_binary = binary or run.replay_binaries[0]
         new = self.store.add(name, first, detail, {
             "target": run.target, "engine": run.engine,
-            "instance": run.instance, "session": run.session,
+            "instance": run.instance, "round": run.round,
             "seconds": round(seconds, 2), "executions": executions,
             "reproducer": str(crash),
             "replay": f"{replay_binary} --target {run.target} --print '{crash}'",
@@ -116,7 +116,7 @@ class Scheduler:
         run.crash_keys = getattr(run, "crash_keys", set())
         run.crash_keys.add(self.store.crashes[name])
         if getattr(run, "first_crash", None) is None:
-            # This job's first crash of this session: its time and
+            # This job's first crash of this round: its time and
             # executions to exposure.
             run.first_crash = {"seconds": round(seconds - run.prior_seconds, 2),
                                "executions": executions - run.prior_executions,

@@ -22,7 +22,7 @@ def human(n):
 
 def totals(runs):
     """What every started worker adds up to: executions (this run and
-    earlier sessions), exec/s of the running ones, coverage and corpus
+    earlier rounds), exec/s of the running ones, coverage and corpus
     (libFuzzer's cov and corp, AFL++'s edges_found and corpus_count: summed
     over workers, a measure of progress, not of distinct edges)."""
     started = [r for r in runs if r.started is not None]
@@ -55,7 +55,7 @@ def status_line(runs, elapsed, store, width=None):
 
 class TimeSeries:
     """One sample per second or so; a resumed run continues the series of
-    the earlier sessions (seconds go on from where they stopped)."""
+    the earlier rounds (seconds go on from where they stopped)."""
 
     def __init__(self, run_dir):
         self.csv_path = Path(run_dir) / "timeseries.csv"
@@ -64,7 +64,7 @@ class TimeSeries:
         if self.json_path.exists():
             self.samples = json.loads(self.json_path.read_text()).get("samples", [])
         self.offset = self.samples[-1]["seconds"] if self.samples else 0.0
-        self.session_start_index = len(self.samples)
+        self.round_start_index = len(self.samples)
 
     def sample(self, runs, elapsed, store):
         t = totals(runs)

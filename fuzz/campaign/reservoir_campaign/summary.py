@@ -1,7 +1,7 @@
 """summary.md and summary.json: per job the counters, then the bugs (by
 triage's signature when the triage tool ran, else by the campaign's own
 key), the plot and the time series, the corpus update and the history of
-the run's sessions."""
+the run's rounds."""
 
 import os
 from pathlib import Path
@@ -62,15 +62,15 @@ def render_jobs(lines, summaries, args):
                          + ", ".join(Path(p).name for p in s["seed_crashes"]))
 
 
-def render_own_bugs(lines, records, session, run_dir):
+def render_own_bugs(lines, records, round_no, run_dir):
     """The bugs by the campaign's own key (no triage tool)."""
     lines.append(f"## Bugs ({len(records)}, by first report line: class and "
                  "place, numbers stripped)")
     lines.append("")
     for record in records:
-        known = record.get("session", 1) < session
-        lines.append(f"### {record['key']}" + (" (known: found in session "
-                                                f"{record['session']})" if known else ""))
+        known = record.get("round", 1) < round_no
+        lines.append(f"### {record['key']}" + (" (known: found in round "
+                                                f"{record['round']})" if known else ""))
         lines.append("")
         lines.append(f"    {record['first_line']}")
         if record.get("detail"):
@@ -163,10 +163,10 @@ def render_summary(report):
                  + (", no seed corpus" if args.no_seeds else "")
                  + (", stop at the first crash" if args.stop_on_first else
                     ", keeps going after crashes"))
-    sessions = report["sessions"]
-    if len(sessions) > 1:
-        lines.append(f"session {len(sessions)} of this run (resumed); the counters "
-                     "include the earlier sessions")
+    rounds = report["rounds"]
+    if len(rounds) > 1:
+        lines.append(f"round {len(rounds)} of this run (resumed); the counters "
+                     "include the earlier rounds")
     lines.append("")
     render_jobs(lines, report["targets"], args)
     lines.append("")
@@ -190,7 +190,7 @@ def render_summary(report):
         render_triage(lines, triage["bugs"], run_dir)
         lines.append("")
     elif report["bugs"]:
-        render_own_bugs(lines, report["bugs"], len(sessions), run_dir)
+        render_own_bugs(lines, report["bugs"], len(rounds), run_dir)
     if not report["bugs"] and not (triage.get("bugs") or {}).get("bugs"):
         lines.append("No findings.")
     update = report.get("corpus_update")

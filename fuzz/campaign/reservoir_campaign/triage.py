@@ -1,7 +1,7 @@
 """The hand-off to the triage tool (triage/reservoir-triage, when the
 repository has it): at the end of a run it reproduces, deduplicates and
 minimises the run's crashes into <run>/triage/ (a resumed run's later
-sessions: triage.<n>/), against a store of known bugs, and its bugs.json
+rounds: triage.<n>/), against a store of known bugs, and its bugs.json
 (schema reservoir-triage-run/1) is what the summary renders."""
 
 import json
@@ -22,8 +22,8 @@ def triage_tool(root):
     return tool if tool.is_file() else None
 
 
-def triage_out_dir(run_dir, session):
-    return Path(run_dir) / ("triage" if session == 1 else f"triage.{session}")
+def triage_out_dir(run_dir, round_no):
+    return Path(run_dir) / ("triage" if round_no == 1 else f"triage.{round_no}")
 
 
 def load_bugs(path):
@@ -46,11 +46,11 @@ def load_bugs(path):
     return data
 
 
-def run_triage(root, run_dir, store, session, log):
+def run_triage(root, run_dir, store, round_no, log):
     """Runs the triage tool; returns (bugs.json data or None, a one-line
     problem or None, the output directory)."""
     tool = triage_tool(root)
-    out = triage_out_dir(run_dir, session)
+    out = triage_out_dir(run_dir, round_no)
     command = [sys.executable, str(tool), "run", str(run_dir),
                "--store", str(store), "--out", str(out)]
     with open(log, "w") as output:
