@@ -51,8 +51,8 @@ def parse_args(argv, root):
                "  ./reservoir fuzz --plant strict_reserve_in_min --time 60\n"
                "  ./reservoir fuzz --no-new-coverage 20 --time 600\n"
                "  ./reservoir fuzz --resume build/runs/STAMP --time 120 --update-corpus\n"
-               "\nexit status: 0 no finding, 1 findings (or a fuzzer failed), "
-               "2 bad usage, 130 interrupted")
+               "\nexit status: 0 nothing new found, 1 a new bug (or a fuzzer "
+               "failed), 2 bad usage, 130 interrupted")
     parser.add_argument("--root", default=str(root), help=argparse.SUPPRESS)
     parser.add_argument("--time", type=int, metavar="SECONDS",
                         help="fuzzing time per target (default: 30)")
