@@ -80,6 +80,10 @@ class AflRun(FuzzerProcess):
         self.seed_crashes = []
         self.error = None
         self.socket = None
+        # Every seed crashes (a plant the seeds already expose): afl-fuzz
+        # refuses to start, so the instance starts again from the empty
+        # program, in a sync directory of its own.
+        self.from_empty = False
 
     @property
     def execs(self):
@@ -109,7 +113,8 @@ class AflRun(FuzzerProcess):
                 if queue.is_dir() and any(queue.iterdir()):
                     return queue
         seeds = self.seeds
-        if self.args.no_seeds or not seeds.is_dir() or not any(seeds.iterdir()):
+        if self.args.no_seeds or self.from_empty or not seeds.is_dir() or \
+                not any(seeds.iterdir()):
             # afl-fuzz needs one input: the empty program (an all-zero
             # header, no operations).
             self.empty_seeds.mkdir(parents=True, exist_ok=True)
@@ -120,6 +125,7 @@ class AflRun(FuzzerProcess):
         return seeds
 
     def start(self, env):
+        self.env = env
         self.sync_dir.mkdir(parents=True, exist_ok=True)
         command = ["afl-fuzz", "-i", str(self.input_dir()), "-o", str(self.sync_dir),
                    "-V", str(self.args.time), *self.role]
@@ -163,7 +169,21 @@ class AflRun(FuzzerProcess):
             self.socket.close()
             self.read_stats()
             self.read_log()
+            if self.error and "valid input seed" in self.error and \
+                    not self.from_empty and self.seed_crashes and \
+                    not self.interrupted and self.stopped_by is None:
+                self.restart_from_empty()
         return self.ended is not None
+
+    def restart_from_empty(self):
+        self.from_empty = True
+        self.error = None
+        self.process = self.ended = None
+        self.metrics, self.stats = {}, {}
+        self.sync_dir = self.sync_dir.with_name(self.sync_dir.name + ".empty")
+        self.dir = self.sync_dir / self.instance
+        self.log_path = self.log_path.with_name(self.log_path.stem + ".empty.log")
+        self.start(self.env)
 
     def read_metrics(self):
         if self.socket is None or self.ended is not None:
@@ -242,6 +262,7 @@ class AflRun(FuzzerProcess):
             "saved_crashes": int(self.stats.get("saved_crashes", len(self.crash_files()))),
             "saved_hangs": int(self.stats.get("saved_hangs", 0)),
             "seed_crashes": self.seed_crashes,
+            "from_empty": self.from_empty,
             "interrupted": self.interrupted,
             "stopped_by": self.stopped_by,
             "error": self.error,

@@ -59,7 +59,9 @@ def render_jobs(lines, summaries, args):
             lines.append("")
             lines.append(f"{s['target']} ({engine_name(s)}): afl-fuzz skipped "
                          f"{len(s['seed_crashes'])} seed(s) that crash: "
-                         + ", ".join(Path(p).name for p in s["seed_crashes"]))
+                         + ", ".join(Path(p).name for p in s["seed_crashes"])
+                         + ("; as every seed crashed, it started again from the "
+                            "empty program" if s.get("from_empty") else ""))
 
 
 def render_own_bugs(lines, records, round_no, run_dir):
