@@ -521,6 +521,30 @@ void Executor::Teardown() {
   api.CheckPristine();  // runs the full audit first
 }
 
+// After each traced operation: the zones' levels and every live reserve
+// node, by its index in the reserves list (what a reserve# argument names).
+// The line format is documented in docs/TRIAGE.md, "The trace".
+void Executor::TraceLevels() {
+  State& s = *state_;
+  FILE* out = s.options.trace;
+  s.api->TraceLevels(out, "   ");
+  for (size_t r = 0; r < s.reserves.size(); ++r) {
+    const ReserveView view = s.api->Reserve(s.reserves[r]);
+    if (!view.live) continue;
+    long long parent = -1;
+    for (size_t p = 0; p < s.reserves.size(); ++p) {
+      if (s.reserves[p] == view.parent) parent = static_cast<long long>(p);
+    }
+    std::fprintf(out,
+                 "   @reserve index=%zu parent=%lld pages=%llu limit=%llu "
+                 "usage=%llu\n",
+                 r, parent, static_cast<unsigned long long>(view.pages),
+                 static_cast<unsigned long long>(view.limit),
+                 static_cast<unsigned long long>(view.usage));
+  }
+  std::fflush(out);  // a finding aborts: keep every step before it
+}
+
 ExecStats Executor::RunOn(ModelApi& api, const Program& program,
                           const ExecOptions& options) {
   State& s = *state_;
@@ -554,6 +578,7 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
       std::fprintf(options.trace, "#%zu %s -> %s (injected so far: %llu)\n",
                    i, program::OpToText(program.ops[i]).c_str(), outcome,
                    static_cast<unsigned long long>(faults_.injected()));
+      TraceLevels();
     }
   }
   if (options.teardown) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 
 #include "reservoir/config.h"
 #include "reservoir/fault_site.h"
@@ -96,6 +97,13 @@ class ModelApi {
   virtual void SetAuditLevel(AuditLevel level) = 0;
   // Reports reserve-leak unless everything is back to its pristine state.
   virtual void CheckPristine() = 0;
+
+  // For traces: one line per zone, "@zone name=<zone> free=<pages>
+  // min=<pages> low=<pages> high=<pages> strict=<pages>
+  // pfmemalloc=<pages>", each preceded by `indent` and ended by a newline
+  // (docs/TRIAGE.md, "The trace"). An implementation without zones prints
+  // nothing.
+  virtual void TraceLevels(FILE* out, const char* indent) const {}
 };
 
 }  // namespace reservoir::exec

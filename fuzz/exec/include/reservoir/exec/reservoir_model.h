@@ -16,6 +16,7 @@ class ReservoirModel final : public ModelApi {
       : model_(config, capacity_pages) {}
 
   Model& model() { return model_; }
+  void TraceLevels(FILE* out, const char* indent) const override;
 
   const ModelConfig& config() const override { return model_.config(); }
   void SetFaultHook(FaultHook* hook) override { model_.SetFaultHook(hook); }
