@@ -18,6 +18,11 @@ COMMAND_MODULES = [
     "parse",
     "signature",
     "store",
+    "reproduce",
+    "minimise",
+    "report",
+    "regress",
+    "run",
 ]
 
 

@@ -1,47 +1,208 @@
-"""signature: a versioned, explained key for a CrashRecord.
-(A first, minimal version; see docs/TRIAGE.md "Signature".)"""
+"""signature: a versioned, explained dedup key for a CrashRecord.
+
+Version 1 (the current one; docs/TRIAGE.md "Signature" explains why):
+  reservoir report   v1:reservoir:<class>:<place>
+  sanitizer report   v1:<asan|msan|ubsan|leak>:<crash type>:<f1>|<f2>|<f3>
+                     (top three project frames by function name)
+  fatal signal       v1:signal:<crash type>:<f1>|<f2>|<f3>
+  timeout, OOM       v1:<timeout|oom>:<target>
+and ":fault" at the end when injected faults preceded the crash, so a
+fault-induced crash never merges with one that needs no fault. No number
+from the input, no address, no line number, no engine goes into a key.
+
+Version 0 (the form before the place existed): the first report line
+(for the model, "RESERVOIR BUG: <class>: <detail>") with every number and
+address replaced by N. Every
+Signature lists its record's keys under the older versions in alt_keys,
+and the findings store matches on any of them.
+"""
+import re
 from dataclasses import dataclass, field
 from typing import List
 
 from .parse import parse_log
-from .util import read_text
+from .util import dump_json, read_text
 
 NAME = "signature"
 HELP = "print the signature (dedup key) of crash logs, with its explanation"
 VERSION = 1
 
+# Frames that never count, though classified as project code: the
+# model's report machinery (every reservoir abort goes through it) and
+# the sanitizer glue of the model.
+IGNORED_FUNCTIONS = re.compile(
+    r"^(reservoir::ReportBug|reservoir::\(anonymous namespace\)::Report|"
+    r"reservoir::PoisonMemory|reservoir::UnpoisonFor\w*|abort|raise|"
+    r"__cxa_\w+|operator new|operator delete|malloc|free|calloc|realloc)\b")
+TARGET_ENTRY = "LLVMFuzzerTestOneInput"
+NUMBER_RE = re.compile(r"0x[0-9a-fA-F]+|\d+")
+
+# Origins folded into one key kind: the engine is not part of the key.
+KIND_OF_ORIGIN = {
+    "reservoir": "reservoir",
+    "asan": "asan", "hwasan": "asan", "msan": "msan", "ubsan": "ubsan",
+    "lsan": "leak", "libfuzzer-leak": "leak",
+    "libfuzzer-deadly-signal": "signal", "afl-crash": "signal",
+    "libfuzzer-timeout": "timeout", "libfuzzer-oom": "oom",
+}
+
 
 @dataclass
 class Signature:
-    """key: the dedup key (`v1:...`); version: the algorithm version;
-    explanation: one or two sentences on what went into the key;
-    alt_keys: the keys of the same record under every older version."""
+    """The dedup key of one crash.
+
+    key          the key under the current algorithm (starts "v1:")
+    version      the algorithm version of `key`
+    explanation  what went into the key and why, for a triager to read
+    alt_keys     the keys of the same record under every older version
+                 (v0 ...), so a store filed under an older algorithm still
+                 matches
+    """
     key: str
     version: int = VERSION
     explanation: str = ""
     alt_keys: List[str] = field(default_factory=list)
 
     def all_keys(self):
-        return [self.key] + list(self.alt_keys)
+        """key followed by alt_keys."""
+        return [self.key] + [k for k in self.alt_keys if k != self.key]
 
     def to_json(self):
         return {"key": self.key, "version": self.version,
                 "explanation": self.explanation,
                 "alt_keys": list(self.alt_keys)}
 
+    @classmethod
+    def from_json(cls, d):
+        return cls(key=d["key"], version=int(d.get("version", VERSION)),
+                   explanation=d.get("explanation", ""),
+                   alt_keys=list(d.get("alt_keys", [])))
+
+
+def normalise_function(name):
+    """A frame's function name for a key: template arguments and the
+    (anonymous namespace) marker kept as written, but any number (an
+    array size, a lambda's index) replaced by N."""
+    name = name.strip()
+    return NUMBER_RE.sub("N", name)
+
+
+def key_frames(record):
+    """Up to three function names for the key and a note on how they were
+    chosen."""
+    frames = [f for f in record.frames if f.function and
+              not IGNORED_FUNCTIONS.match(f.function)]
+    project = [f for f in frames if f.kind == "project"]
+    note = "the top three project frames"
+    chosen = project
+    if not chosen:
+        chosen = [f for f in frames if f.kind not in ("runtime", "engine")]
+        note = "no project frame: the top three non-runtime frames"
+    names = [normalise_function(f.function) for f in chosen]
+    if record.crash_type == "Stack-overflow":
+        # A recursion: the top of the stack can be anywhere in the cycle;
+        # the functions that repeat, sorted, do not depend on where.
+        seen = {}
+        for n in names[:64]:
+            seen[n] = seen.get(n, 0) + 1
+        cycle = sorted(n for n, c in seen.items() if c >= 2)
+        if cycle:
+            return cycle[:3], "the functions of the recursion cycle, sorted"
+    # Consecutive repeats (inlined copies, recursion) count once.
+    out = []
+    for n in names:
+        if not out or out[-1] != n:
+            out.append(n)
+        if len(out) == 3:
+            break
+    if not out:
+        return ["NULL"], "no symbolised frame (the key says NULL)"
+    return out, note
+
+
+def v0_key(record):
+    """The version-0 key: the first report line with numbers and
+    addresses replaced by N (what a human grouped by before places
+    existed; for the model the old one-line form, rebuilt from class and
+    detail)."""
+    if record.origin == "reservoir":
+        first = f"RESERVOIR BUG: {record.crash_type}: {record.detail or ''}"
+    else:
+        first = record.title or ""
+        first = re.sub(r"^==\d+==", "", first)
+    first = NUMBER_RE.sub("N", first.strip())[:160]
+    return f"v0:{first}"
+
 
 def sign(record):
-    """The Signature of a CrashRecord (never None, never raises)."""
-    key = f"v1:{record.origin}:{record.crash_type}:{record.place}"
-    return Signature(key=key, explanation="origin, class and place.")
+    """The Signature of a CrashRecord (never None; never raises for any
+    record parse_log returns)."""
+    kind = KIND_OF_ORIGIN.get(record.origin or "", record.origin or "unknown")
+    why = []
+    if kind == "reservoir":
+        place = record.place or "unknown"
+        key = f"v1:reservoir:{record.crash_type}:{place}"
+        why.append(f"the model's oracle reported class '{record.crash_type}' "
+                   f"at place '{place}' (the check that failed"
+                   + (" and the allocator path that broke the invariant"
+                      if "/" in place else "") + ")")
+        if record.place_derived:
+            why.append("the report is in the old one-line form, so the "
+                       "place was derived from the detail's words: it "
+                       "matches other old reports, and new ones through "
+                       "their v0 key")
+        why.append("the detail's numbers (pfns, sizes, CPUs, counts) are "
+                   "left out")
+    elif kind in ("timeout", "oom"):
+        target = record.target or "unknown-target"
+        key = f"v1:{kind}:{target}"
+        why.append(f"a libFuzzer {'timeout' if kind == 'timeout' else 'out-of-memory'} "
+                   f"is keyed on the target ('{target}') alone: its stack "
+                   "is wherever the time or memory ran out")
+    else:
+        names, note = key_frames(record)
+        key = f"v1:{kind}:{record.crash_type}:{'|'.join(names)}"
+        why.append(f"a {record.origin} '{record.crash_type}' keyed on {note} "
+                   f"by function name ({', '.join(names)}); line numbers "
+                   "and addresses are left out")
+        if TARGET_ENTRY in names:
+            why.append(f"{TARGET_ENTRY} stands for the fuzz target")
+    if record.fault_induced:
+        key += ":fault"
+        why.append("':fault' because injected faults preceded the crash "
+                   "(never merged with a crash that needs none)")
+    if record.corrupted:
+        why.append(f"the log is corrupted ({record.corrupted_reason}), so "
+                   "the key may be incomplete")
+    why.append("the engine that found it is not part of the key")
+    explanation = "; ".join(why) + "."
+    explanation = explanation[0].upper() + explanation[1:]
+    return Signature(key=key, version=VERSION, explanation=explanation,
+                     alt_keys=[v0_key(record)])
 
 
 def add_arguments(parser):
-    parser.add_argument("logs", nargs="+", metavar="LOG")
+    parser.add_argument("logs", nargs="+", metavar="LOG",
+                        help="crash log files")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list of {log, signature}")
 
 
 def main(args):
+    out = []
     for path in args.logs:
         rec = parse_log(read_text(path))
-        print(f"{path}: {sign(rec).key if rec else 'no crash found'}")
+        sig = sign(rec) if rec is not None else None
+        out.append({"log": path, "signature": sig.to_json() if sig else None})
+        if not args.json:
+            if sig is None:
+                print(f"{path}: no crash found")
+                continue
+            print(f"{path}: {sig.key}")
+            print(f"  why: {sig.explanation}")
+            for k in sig.alt_keys:
+                print(f"  also: {k}")
+    if args.json:
+        import sys
+        sys.stdout.write(dump_json(out))
     return 0

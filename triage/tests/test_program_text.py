@@ -17,6 +17,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# Hypothesis keeps a cache; keep it out of the source tree.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), "reservoir-triage-hypothesis"))
+
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from reservoir_triage import program_text as pt  # noqa: E402
