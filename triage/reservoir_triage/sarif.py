@@ -52,6 +52,13 @@ def find_place(root, place, _cache={}):
         for file, lines in texts:
             for number, line in enumerate(lines, 1):
                 if needle in line:
+                    # The ReportBug call itself when the place is built
+                    # a line or two before it.
+                    for ahead in range(number, min(number + 6,
+                                                   len(lines) + 1)):
+                        if "ReportBug(" in lines[ahead - 1]:
+                            number = ahead
+                            break
                     found = (os.path.relpath(file, root), number)
                     break
             if found:
