@@ -124,43 +124,59 @@ class Minimiser:
     def shrink_args(self, program):
         program = program.copy()
         for i in range(len(program.ops)):
-            op = program.ops[i]
-            for key, kind in pt.OPS[op.name]:
-                for value in self._arg_candidates(program, i, key, kind):
-                    if value == program.ops[i].args[key]:
-                        continue
-                    candidate = program.copy()
-                    candidate.ops[i].args[key] = value
-                    if self.test(candidate):
-                        program = candidate
+            for key, kind in pt.OPS[program.ops[i].name]:
+                program = self._shrink_arg(program, i, key, kind)
         return program
 
-    def _arg_candidates(self, program, i, key, kind):
-        """Values to try for one argument, in order, each tried against
-        the argument's value at that moment (so halving continues while
-        it is accepted)."""
+    def _with(self, program, i, key, value):
+        candidate = program.copy()
+        candidate.ops[i].args[key] = value
+        return candidate
+
+    def _shrink_arg(self, program, i, key, kind, steps=10):
+        """One argument toward its smallest or canonical value: gfp flags
+        one at a time; enums and small indices by trying the smaller
+        values in order; wide numbers by a bounded binary search between
+        the minimum and the value that still crashes."""
         current = program.ops[i].args[key]
         if kind == "gfp":
-            # Each flag off, in bit order; then nothing, the canonical 0.
-            out = []
-            value = current
             for bit in range(8):
+                value = program.ops[i].args[key]
                 if value & (1 << bit):
-                    out.append(value & ~(1 << bit))
-            return out
-        if kind == "site":
-            return [0]
+                    candidate = self._with(program, i, key,
+                                           value & ~(1 << bit))
+                    if self.test(candidate):
+                        program = candidate
+            return program
         if kind == "align":
-            return [a for a in (8, 1) if a < current]
+            smaller = [a for a in (8, 1, 2, 4, 16, 32, 64) if a < current]
+        elif kind in ("order", "cpu", "ref", "skip", "site"):
+            smaller = list(range(pt.ARG_RANGES[kind][0], current))[:4]
+        else:
+            smaller = None
+        if smaller is not None:
+            for value in smaller:
+                candidate = self._with(program, i, key, value)
+                if self.test(candidate):
+                    return candidate
+            return program
         lo = pt.ARG_RANGES[kind][0]
-        out = [lo]
-        if kind in ("order", "cpu", "ref", "skip"):
-            return [v for v in range(lo, current)][:4] or out
-        value = current
-        while value > lo + 1:
-            value = lo + (value - lo) // 2
-            out.append(value)
-        return out
+        if current == lo:
+            return program
+        candidate = self._with(program, i, key, lo)
+        if self.test(candidate):
+            return candidate
+        bad, good = lo, current     # bad fails, good crashes as wanted
+        for _ in range(steps):
+            if good - bad <= 1:
+                break
+            mid = bad + (good - bad) // 2
+            candidate = self._with(program, i, key, mid)
+            if self.test(candidate):
+                program, good = candidate, mid
+            else:
+                bad = mid
+        return program
 
     # -- pass 3 and 4: the header -----------------------------------------
     def shrink_header(self, program):
