@@ -5,7 +5,8 @@ Builds the libfuzzer-asan preset and/or the afl preset (or planted
 variants), runs each target for a time budget with its seed corpus and
 dictionary under libFuzzer, AFL++ or both side by side, shows progress while
 it runs, and ends with a summary: per target and engine executions,
-coverage, new corpus entries and findings with their first report line and
+coverage, new corpus entries and findings with their first report line (and
+its detail line for a RESERVOIR BUG) and
 reproducer (AFL++ crash files are replayed through reservoir-replay for
 theirs). Everything a run writes goes under one run directory
 (build/runs/<stamp> unless --out says otherwise). Ctrl-C stops every fuzzer
@@ -52,6 +53,8 @@ FINDING_RES = [
     re.compile(r"^(\S+:\d+:\d+: runtime error: .*)$"),
     re.compile(r"^(==\d+== ERROR: libFuzzer: .*)$"),
 ]
+# A RESERVOIR BUG report's second line: the detail, numbers and all.
+DETAIL_PREFIX = "RESERVOIR DETAIL: "
 ENGINES = ("libfuzzer", "afl", "both")
 # AFL++ crash files: id:000000,sig:06,src:000012,time:1234,execs:5678,...
 AFL_CRASH_RES = {
@@ -257,6 +260,7 @@ class TargetRun(FuzzerProcess):
         self.corpus_size = 0
         self.stats = {}
         self.finding = None
+        self.finding_wants_detail = False
         self.reproducer = None
         self.log_offset = 0
         self.error = None
@@ -315,11 +319,20 @@ class TargetRun(FuzzerProcess):
         if artifact:
             self.reproducer = artifact.group(1)
             return
+        if self.finding_wants_detail:
+            # The line after "RESERVOIR BUG: <class>: <place>" holds the
+            # numbers: "RESERVOIR DETAIL: <detail>".
+            self.finding_wants_detail = False
+            if line.startswith(DETAIL_PREFIX):
+                self.finding += "; " + line[len(DETAIL_PREFIX):]
+                return
         if self.finding is None:
             for pattern in FINDING_RES:
                 found = pattern.match(line)
                 if found:
                     self.finding = found.group(1)
+                    self.finding_wants_detail = \
+                        self.finding.startswith("RESERVOIR BUG: ")
                     self.finding_seconds = time.monotonic() - self.started
                     self.finding_execs = self.execs
                     return
@@ -361,11 +374,18 @@ class TargetRun(FuzzerProcess):
 
 
 def first_report_line(text):
-    for line in text.splitlines():
+    """The first report line of `text`; for a RESERVOIR BUG report, the
+    line with its place followed by "; " and the detail line."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         for pattern in FINDING_RES:
             found = pattern.match(line)
             if found:
-                return found.group(1)
+                first = found.group(1)
+                if first.startswith("RESERVOIR BUG: ") and i + 1 < len(lines) \
+                        and lines[i + 1].startswith(DETAIL_PREFIX):
+                    first += "; " + lines[i + 1][len(DETAIL_PREFIX):]
+                return first
     return None
 
 

@@ -2,6 +2,7 @@
 #include "reservoir/exec/executor.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <variant>
@@ -123,13 +124,31 @@ struct Executor::State {
     return static_cast<int>(std::min<uint32_t>(order, api->max_order()));
   }
 
-  void CheckLedger() const { ledger.Check(*api, reserves); }
+  // The ledger's report names the operation after which it disagreed (or
+  // teardown), so that bugs in different operations get different places.
+  void CheckLedger() const {
+    const char* when = "teardown";
+    if (running && program != nullptr && op_index < program->ops.size()) {
+      when = program::OpName(program::KindOf(program->ops[op_index]));
+    }
+    ledger.Check(*api, reserves, when);
+  }
 
   // No request without reserve access may get reserve memory.
   void CheckNoReserveMemory(const void* object, const char* what,
                             const AllocContext& ctx) const {
     if (object != nullptr && api->OnReserveMemory(object)) {
-      ReportBug(BugClass::kSlabMixing, "executor: %s for a request without "
+      // The place names the slab path the object came by when the model
+      // knows it (one bug, one place, whichever call reached it), else the
+      // call.
+      const bool slab_call = std::strcmp(what, "alloc_pages") != 0 &&
+                             std::strcmp(what, "alloc_pages_reserve") != 0 &&
+                             std::strcmp(what, "pressure") != 0;
+      const char* path = slab_call ? api->LastSlabAllocPath() : nullptr;
+      char place[80];
+      std::snprintf(place, sizeof(place), "exec.reserve_memory_unentitled/%s",
+                    path != nullptr ? path : what);
+      ReportBug(BugClass::kSlabMixing, place, "executor: %s for a request without "
                 "reserve access (gfp %#x, pf_memalloc %d, softirq %d, cpu %u) "
                 "returned reserve memory", what, ctx.gfp, pf_memalloc,
                 in_softirq, ctx.cpu);
@@ -431,7 +450,7 @@ class Executor::Runner {
     }
     // The wrapper's first attempt forbids reserves (__GFP_NOMEMALLOC).
     if (grant.charged != 0) {
-      ReportBug(BugClass::kAccountingImbalance, "executor: %s charged %llu "
+      ReportBug(BugClass::kAccountingImbalance, "exec.charge_without_reserve", "executor: %s charged %llu "
                 "bytes for an allocation it did not take from the reserve",
                 what, static_cast<unsigned long long>(grant.charged));
     }

@@ -149,6 +149,10 @@ bool ReservoirModel::OnReserveMemory(const void* object) const {
   return frame.flags & kPagePfmemalloc;
 }
 
+const char* ReservoirModel::LastSlabAllocPath() const {
+  return model_.slab().last_alloc_path();
+}
+
 uint64_t ReservoirModel::InjectedFailures() const {
   return model_.fault_gate().injected_total();
 }

@@ -90,6 +90,11 @@ class ModelApi {
   // True when `object` (or the page) lies on reserve memory: a slab built
   // on a pfmemalloc page, or a pfmemalloc page itself.
   virtual bool OnReserveMemory(const void* object) const = 0;
+  // The slab allocation path of the last kmalloc or cache allocation
+  // ("cpu-freelist", "node-partial", ...; see slab_allocator.h), which the
+  // oracle names in its report place; null when the implementation does
+  // not know.
+  virtual const char* LastSlabAllocPath() const { return nullptr; }
   // Injected failures so far (since Reset).
   virtual uint64_t InjectedFailures() const = 0;
   virtual void AuditFull() const = 0;

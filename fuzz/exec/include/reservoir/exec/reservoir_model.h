@@ -72,6 +72,7 @@ class ReservoirModel final : public ModelApi {
                         uint16_t cpu) override;
 
   bool OnReserveMemory(const void* object) const override;
+  const char* LastSlabAllocPath() const override;
   uint64_t InjectedFailures() const override;
   void AuditFull() const override { model_.AuditFull(); }
   void SetAuditLevel(AuditLevel level) override { model_.SetAuditLevel(level); }
