@@ -183,10 +183,17 @@ def triage_directory(root, directory, replayer, out_dir, store_path,
         signature = best.outcome.signature
         crash_list = [{"path": r.path, "target": r.target,
                        "engine": engine_of(r.path)} for r in reps]
+        # One filing per crash (the store counts them); the first files
+        # the minimised program as the reproducer, the store keeps the
+        # smallest.
         status = store.record(signature, {
-            "crashes": [r.path for r in reps], "minimised": minimised,
-            "first_line": record.title, "class": record.crash_type,
-            "ops": ops_after, "run": directory})
+            "reproducer": minimised, "target": best.target,
+            "engine": engine_of(best.path), "record": record})
+        for r in reps:
+            store.record(signature, {"reproducer": r.path,
+                                     "target": r.target,
+                                     "engine": engine_of(r.path),
+                                     "record": record})
         rate = sum(r.crashed for r in reps) / sum(r.runs for r in reps)
         d = report_mod.bug_data(signature, page_record, text, steps,
                                 crash_list, rate, status, ops_before,

@@ -62,6 +62,48 @@ def target_of(trigger):
     return "slab_fuzzer"
 
 
+def check_runs(args, triage, plants):
+    """`run` on a directory of every plant trigger, once per plant build,
+    all into one findings store: one bug per plant, no two plants with
+    one signature, and a second run of the first plant says `known`."""
+    import json
+    failures = []
+    crashes = os.path.join(args.work, "all-triggers")
+    shutil.rmtree(crashes, ignore_errors=True)
+    shutil.copytree(os.path.join(args.source, "corpus", "plants"), crashes,
+                    ignore=shutil.ignore_patterns("*.md"))
+    store = os.path.join(args.work, "store.json")
+    if os.path.exists(store):
+        os.unlink(store)
+    seen = {}
+    for n, plant in enumerate(plants + plants[:1]):
+        out = os.path.join(args.work, f"run-{n}-{plant}")
+        shutil.rmtree(out, ignore_errors=True)
+        p = run(triage + ["run", crashes, "--build",
+                          os.path.join(args.work, f"plant-{plant}"),
+                          "--store", store, "--out", out])
+        if p.returncode != 0:
+            failures.append(f"{plant}: run failed: {p.stderr.strip()[-300:]}")
+            continue
+        with open(os.path.join(out, "bugs.json")) as f:
+            bugs = json.load(f)["bugs"]
+        want = "known" if n == len(plants) else "new"
+        trigger = os.path.join(crashes, f"{plant}.txt")
+        mine = [b for b in bugs if trigger in b["crashes"]]
+        if len(mine) != 1 or mine[0]["status"] != want:
+            failures.append(f"{plant}: run gave {[(b['signature'], b['status']) for b in mine]}"
+                            f" for its trigger, expected one {want} bug")
+            continue
+        key = mine[0]["signature"]
+        if n < len(plants) and key in seen.values():
+            failures.append(f"{plant}: shares signature {key} with another "
+                            "plant")
+        seen[plant] = key
+        print(f"{plant}: run -> {len(bugs)} bug(s), its own {key} "
+              f"({mine[0]['status']})")
+    return failures
+
+
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", required=True)
@@ -133,6 +175,9 @@ def main(argv):
             continue
         print(f"{plant}: ok ({target}; plant build {seconds:.0f} s; "
               f"{figures})")
+    failures += check_runs(args, triage, [p for p in args.plants
+                                          if not any(f.startswith(p + ":")
+                                                     for f in failures)])
     for failure in failures:
         print(f"FAIL {failure}")
     return 1 if failures else 0
