@@ -60,7 +60,7 @@ LIBCXX_FILE = re.compile(r"(/c\+\+/|libstdc\+\+|libc\+\+|/include/c\+\+|"
 PROJECT_FILE = re.compile(
     r"(^|/)(allocator|injectors|fuzz|bench|corpus|triage)/[^ ]*\.(cc|h|cpp)$")
 PROJECT_FUNC = re.compile(r"^(reservoir::|\(anonymous namespace\)::|"
-                          r"LLVMFuzzerTestOneInput$|main$)")
+                          r"LLVMFuzzerTestOneInput$)")
 
 
 def strip_params(name):

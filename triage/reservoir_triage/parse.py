@@ -31,8 +31,8 @@ HELP = "parse crash logs into structured records (text, or --json)"
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # "==12==ERROR: AddressSanitizer: ..." glued to the end of another line.
-GLUED_RE = re.compile(r"(?<=\S)(?===\d+==\s*(?:ERROR|WARNING|\w+Sanitizer))")
-GLUED_RESERVOIR_RE = re.compile(r"(?<=\S)(?=RESERVOIR BUG: )")
+GLUED_RE = re.compile(r"(?<=.)(?===\d+==\s*(?:ERROR|WARNING|\w+Sanitizer))")
+GLUED_RESERVOIR_RE = re.compile(r"(?<=.)(?=RESERVOIR BUG: )")
 
 RESERVOIR_RE = re.compile(r"^RESERVOIR BUG: ([a-z0-9-]+): ?(.*)$")
 DETAIL_PREFIX = "RESERVOIR DETAIL: "
@@ -213,6 +213,9 @@ def collect_frames(lines, start, limit=None):
             break
         if frames and f.index == 0:
             break  # the next stack
+        if f.function == "main" and f.kind == "unknown" and frames and \
+                frames[-1].kind == "engine":
+            f.kind = "engine"  # libFuzzer's main
         frames.append(f)
         i += 1
     return frames, i

@@ -99,6 +99,9 @@ def key_frames(record):
         chosen = [f for f in frames if f.kind not in ("runtime", "engine")]
         note = "no project frame: the top three non-runtime frames"
     names = [normalise_function(f.function) for f in chosen]
+    # Nothing below the target's entry point belongs to the crash.
+    if TARGET_ENTRY in names:
+        names = names[:names.index(TARGET_ENTRY) + 1]
     if record.crash_type == "Stack-overflow":
         # A recursion: the top of the stack can be anywhere in the cycle;
         # the functions that repeat, sorted, do not depend on where.
@@ -162,7 +165,7 @@ def sign(record):
     else:
         names, note = key_frames(record)
         key = f"v1:{kind}:{record.crash_type}:{'|'.join(names)}"
-        why.append(f"a {record.origin} '{record.crash_type}' keyed on {note} "
+        why.append(f"a '{record.crash_type}' crash ({record.origin}) keyed on {note} "
                    f"by function name ({', '.join(names)}); line numbers "
                    "and addresses are left out")
         if TARGET_ENTRY in names:
