@@ -97,13 +97,22 @@ def _slug(text):
                    for c in (text or "bug")).strip("-")[:40] or "bug"
 
 
+def _show(path):
+    """`path` relative to the current directory when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
 def render_summary(directory, build, bugs, unreproduced, no_crash, crashes,
                    seconds):
-    lines = [f"# Triage of {directory}", "",
+    lines = [f"# Triage of {_show(directory)}", "",
              f"{len(crashes)} crash files -> {len(bugs)} bugs "
              f"({sum(b['status'] == 'new' for b in bugs)} new, "
              f"{sum(b['status'] == 'known' for b in bugs)} known); "
-             f"build {build}; {seconds:.0f} s.", ""]
+             f"build {_show(build)}; {seconds:.0f} s.", ""]
     for n, b in enumerate(bugs, 1):
         lines.append(f"{n}. **{b['status'].upper()}** `{b['class']}` "
                      f"{'(fault-induced) ' if b['fault_induced'] else ''}"
@@ -114,14 +123,15 @@ def render_summary(directory, build, bugs, unreproduced, no_crash, crashes,
                      f"{', '.join(b['engines']) or '-'}; reproduces "
                      f"{b['reproduction_rate']:.0%}")
         lines.append(f"   - minimised {b['ops_before']} -> {b['ops_after']} "
-                     f"ops: {b['minimised']}")
-        lines.append(f"   - page: {b['html']}")
+                     f"ops: {_show(b['minimised'])}")
+        lines.append(f"   - page: {_show(b['html'])}")
     if unreproduced:
         lines += ["", "Not reproduced deterministically (harness bugs):"]
-        lines += [f"- {u['path']}: {u['reason']}" for u in unreproduced]
+        lines += [f"- {_show(u['path'])}: {u['reason']}"
+                  for u in unreproduced]
     if no_crash:
         lines += ["", f"{len(no_crash)} inputs replay clean on this build:"]
-        lines += [f"- {p}" for p in no_crash]
+        lines += [f"- {_show(p)}" for p in no_crash]
     return "\n".join(lines) + "\n"
 
 
