@@ -70,15 +70,26 @@ def find_place(root, place, _cache={}):
 
 
 def _relative(root, path):
-    if path is None:
+    """`path` relative to the repository: directly when it lies under
+    `root`, else the longest tail of it that names a file in the
+    repository (a log from another checkout or a CI machine); None for
+    files outside the project (system headers, compiler-rt, libc)."""
+    if not path:
         return None
+    real_root = os.path.realpath(root)
     if os.path.isabs(path):
-        real_root = os.path.realpath(root)
         real = os.path.realpath(path)
         if real.startswith(real_root + os.sep):
             return os.path.relpath(real, real_root)
-        return None
-    return path
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in
+             ("", ".")]
+    for i in range(len(parts)):
+        tail = os.path.join(*parts[i:])
+        if tail.split(os.sep)[0] in ("usr", "llvm", "compiler-rt"):
+            continue
+        if os.path.isfile(os.path.join(real_root, tail)):
+            return tail
+    return None
 
 
 def location_of(root, bug, frames):

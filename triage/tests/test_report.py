@@ -133,6 +133,33 @@ class SarifTest(unittest.TestCase):
         self.assertEqual(results[0]["partialFingerprints"]
                          ["reservoirSignature/v1"], self.bugs()[0]["signature"])
 
+    def test_golden_sanitizer_logs_point_at_project_lines(self):
+        from reservoir_triage.parse import parse_log
+        from reservoir_triage.signature import sign
+        golden = os.path.join(HERE, "golden")
+        bugs = []
+        for name in ("sanitizer_asan_heap_use_after_free",
+                     "sanitizer_ubsan_signed_overflow",
+                     "reservoir_wrong_buddy_replay"):
+            with open(os.path.join(golden, name + ".log"),
+                      errors="replace") as f:
+                record = parse_log(f.read())
+            sig = sign(record)
+            bugs.append({"signature": sig.key, "alt_keys": sig.alt_keys,
+                         "class": record.crash_type, "origin": record.origin,
+                         "place": record.place, "first_line": record.title,
+                         "status": "new", "explanation": sig.explanation,
+                         "frames": [f.to_json() for f in record.frames]})
+        doc = sarif.build_sarif(ROOT, bugs)
+        self.assertEqual(sarif.check_sarif(doc), [])
+        where = [(r["locations"][0]["physicalLocation"]["artifactLocation"]
+                  ["uri"], r["locations"][0]["physicalLocation"]["region"]
+                  ["startLine"]) for r in doc["runs"][0]["results"]]
+        self.assertEqual(where[0], ("triage/tests/golden/src/crashers.cc",
+                                    24))
+        self.assertEqual(where[1][0], "triage/tests/golden/src/crashers.cc")
+        self.assertTrue(where[2][0].startswith("allocator/src/"))
+
     def test_checker_finds_problems(self):
         doc = sarif.build_sarif(ROOT, self.bugs())
         bad = json.loads(json.dumps(doc))
