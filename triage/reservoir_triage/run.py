@@ -137,7 +137,7 @@ def render_summary(directory, build, bugs, unreproduced, no_crash, crashes,
 
 def triage_directory(root, directory, replayer, out_dir, store_path,
                      runs=2, max_replays=minimise_mod.DEFAULT_MAX_REPLAYS,
-                     progress=print):
+                     progress=print, target=None):
     """Does the whole job; returns the bugs.json document."""
     from .store import FindingsStore
     start = time.monotonic()
@@ -149,7 +149,7 @@ def triage_directory(root, directory, replayer, out_dir, store_path,
     for i, path in enumerate(crashes, 1):
         progress(f"[{i}/{len(crashes)}] reproduce {path}")
         try:
-            rep = reproduce(replayer, path, runs)
+            rep = reproduce(replayer, path, runs, target)
         except TriageError as e:
             unreproduced.append({"path": path, "reason": str(e)})
             continue
@@ -278,7 +278,7 @@ def main(args):
         print(f"triage: {message}", file=sys.stderr, flush=True)
     doc, summary = triage_directory(args.root, directory, replayer, out_dir,
                                     store, args.runs, args.max_replays,
-                                    progress)
+                                    progress, args.target)
     sys.stdout.write(summary)
     progress(f"wrote {out_dir}/bugs.json, summary.md, results.sarif")
     return 0
