@@ -149,8 +149,6 @@ def build_sarif(root, bugs, tool_version="1"):
         "runs": [{
             "tool": {"driver": {"name": "reservoir-triage",
                                 "version": tool_version,
-                                "informationUri":
-                                    "https://example.invalid/reservoir",
                                 "rules": rules}},
             "originalUriBaseIds": {"SRCROOT": {"description": {
                 "text": "the root of the Reservoir repository"}}},
