@@ -193,17 +193,14 @@ def triage_directory(root, directory, replayer, out_dir, store_path,
         signature = best.outcome.signature
         crash_list = [{"path": r.path, "target": r.target,
                        "engine": engine_of(r.path)} for r in reps]
-        # One filing per crash (the store counts them); the first files
-        # the minimised program as the reproducer, the store keeps the
-        # smallest.
-        status = store.record(signature, {
-            "reproducer": minimised, "target": best.target,
-            "engine": engine_of(best.path), "record": record})
-        for r in reps:
-            store.record(signature, {"reproducer": r.path,
-                                     "target": r.target,
-                                     "engine": engine_of(r.path),
-                                     "record": record})
+        # One filing per crash (the store counts them); the minimised
+        # program stands for the crash it came from as its reproducer (the
+        # store keeps the smallest). The status is the first filing's.
+        statuses = [store.record(signature, {
+            "reproducer": minimised if r is best else r.path,
+            "target": r.target, "engine": engine_of(r.path),
+            "record": record}) for r in reps]
+        status = statuses[0]
         rate = sum(r.crashed for r in reps) / sum(r.runs for r in reps)
         d = report_mod.bug_data(signature, page_record, text, steps,
                                 crash_list, rate, status, ops_before,
