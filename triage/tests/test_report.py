@@ -206,6 +206,44 @@ REPLAY = os.environ.get("RESERVOIR_REPLAY")
 
 
 @unittest.skipUnless(REPLAY, "RESERVOIR_REPLAY is not set")
+class RealTraceTest(unittest.TestCase):
+    def test_replay_trace_has_levels_after_every_step(self):
+        fd, program = tempfile.mkstemp(suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write("# reservoir program v1\n"
+                    "config normal_pages=256 highmem_pages=0 max_order=8 "
+                    "min_free_kbytes=default nr_cpus=1 slab_policy=page_tag "
+                    "estimator=exact audit=full\n"
+                    "faults mode=none seed=0 probability_ppm=0 fail_nth=1 "
+                    "sites=none\n"
+                    "reserve_create parent=0\nreserve_create parent=1\n"
+                    "reserve_set_pages res=2 pages=2\n"
+                    "reserve_charge res=2 bytes=4096\n"
+                    "reserve_uncharge charge=0\naudit\n")
+        try:
+            out = subprocess.run([REPLAY, "--trace", program],
+                                 capture_output=True, text=True, check=True)
+        finally:
+            os.unlink(program)
+        steps = trace.parse_trace(out.stdout)
+        self.assertEqual([s.index for s in steps], list(range(len(steps))))
+        self.assertGreaterEqual(len(steps), 5)
+        for s in steps:
+            self.assertEqual([z["name"] for z in s.zones], ["Normal"])
+            z = s.zones[0]
+            self.assertLessEqual(z["min"], z["low"])
+            self.assertLessEqual(z["low"], z["high"])
+            self.assertEqual(s.reserves[0]["index"], 0)
+            self.assertEqual(s.reserves[0]["parent"], -1)
+        # reserve_set_pages res=2 pages=2 (step 2): the strict reserve and
+        # the chain up to the root carry the two pages.
+        self.assertEqual(steps[2].zones[0]["strict"], 2)
+        self.assertEqual([r["pages"] for r in steps[2].reserves], [2, 2, 2])
+        self.assertEqual([r["parent"] for r in steps[2].reserves],
+                         [-1, 0, 1])
+
+
+@unittest.skipUnless(REPLAY, "RESERVOIR_REPLAY is not set")
 class RunEndToEndTest(unittest.TestCase):
     """`run` on a flat directory: two copies of a program that crashes on
     the default build (one bug), the plant triggers (clean there)."""
