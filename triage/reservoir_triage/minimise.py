@@ -74,7 +74,8 @@ class Minimiser:
     """Delta debugging against one Replayer, pinned to `key`."""
 
     def __init__(self, replayer, key, max_replays=DEFAULT_MAX_REPLAYS,
-                 progress=None):
+                 progress=None, jobs=1):
+        self.jobs = max(1, jobs)
         self.replayer = replayer
         self.key = key
         self.max_replays = max_replays
@@ -83,6 +84,13 @@ class Minimiser:
         self.replays = 0
         self.progress = progress
 
+    def _note(self, text, key):
+        self.cache[text] = key
+        if key is not None and key != self.key:
+            best = self.slipped.get(key)
+            if best is None or (len(text), text) < (len(best), best):
+                self.slipped[key] = text
+
     def test(self, program):
         """True when `program` crashes with the pinned signature."""
         text = program.to_text()
@@ -90,14 +98,38 @@ class Minimiser:
             if self.replays >= self.max_replays:
                 raise _Budget()
             self.replays += 1
-            outcome = self.replayer.run_text(text)
-            self.cache[text] = outcome.key
-            key = outcome.key
-            if key is not None and key != self.key:
-                best = self.slipped.get(key)
-                if best is None or (len(text), text) < (len(best), best):
-                    self.slipped[key] = text
+            self._note(text, self.replayer.run_text(text).key)
         return self.cache[text] == self.key
+
+    def first_accepted(self, programs):
+        """The index of the first of `programs` that crashes with the
+        pinned signature, or None. With jobs > 1 the candidates are
+        replayed `jobs` at a time (threads around processes); the answer
+        is the same as one at a time, only the replays spent may differ."""
+        if self.jobs == 1:
+            for i, program in enumerate(programs):
+                if self.test(program):
+                    return i
+            return None
+        from concurrent.futures import ThreadPoolExecutor
+        texts = [p.to_text() for p in programs]
+        with ThreadPoolExecutor(self.jobs) as pool:
+            for start in range(0, len(texts), self.jobs):
+                window = texts[start:start + self.jobs]
+                todo = [t for t in dict.fromkeys(window)
+                        if t not in self.cache]
+                if self.replays + len(todo) > self.max_replays:
+                    todo = todo[:max(0, self.max_replays - self.replays)]
+                self.replays += len(todo)
+                for t, outcome in zip(todo, pool.map(self.replayer.run_text,
+                                                     todo)):
+                    self._note(t, outcome.key)
+                for offset, t in enumerate(window):
+                    if t not in self.cache:
+                        raise _Budget()
+                    if self.cache[t] == self.key:
+                        return start + offset
+        return None
 
     # -- pass 1: operations ------------------------------------------------
     def ddmin_ops(self, program):
@@ -105,16 +137,14 @@ class Minimiser:
         n = 2
         while len(ops) >= 1:
             chunk = max(1, -(-len(ops) // n))
-            removed = False
-            for start in range(0, len(ops), chunk):
-                rest = ops[:start] + ops[start + chunk:]
-                candidate = pt.Program(program.header, rest)
-                if self.test(candidate):
-                    ops = rest
-                    n = max(n - 1, 2)
-                    removed = True
-                    break
-            if not removed:
+            candidates = [pt.Program(program.header,
+                                     ops[:start] + ops[start + chunk:])
+                          for start in range(0, len(ops), chunk)]
+            accepted = self.first_accepted(candidates)
+            if accepted is not None:
+                ops = candidates[accepted].ops
+                n = max(n - 1, 2)
+            else:
                 if chunk == 1:
                     break
                 n = min(n * 2, len(ops))
@@ -133,7 +163,7 @@ class Minimiser:
         candidate.ops[i].args[key] = value
         return candidate
 
-    def _shrink_arg(self, program, i, key, kind, steps=10):
+    def _shrink_arg(self, program, i, key, kind, steps=32):
         """One argument toward its smallest or canonical value: gfp flags
         one at a time; enums and small indices by trying the smaller
         values in order; wide numbers by a bounded binary search between
@@ -240,7 +270,7 @@ def annotate(text, lines):
 
 def minimise_crash(replayer, path, target=None,
                    max_replays=DEFAULT_MAX_REPLAYS, progress=None,
-                   expected_key=None):
+                   expected_key=None, jobs=1):
     """Minimise the crash file `path`; returns a MinimiseResult. A crash
     that does not crash on this build is a TriageError."""
     start = time.monotonic()
@@ -261,7 +291,7 @@ def minimise_crash(replayer, path, target=None,
         program = pt.parse(original_text)
     except pt.ProgramTextError as e:
         raise TriageError(f"{path}: the printed program does not parse: {e}")
-    minimiser = Minimiser(replayer, key, max_replays, progress)
+    minimiser = Minimiser(replayer, key, max_replays, progress, jobs)
     minimiser.cache[program.to_text()] = key
     best, exhausted = minimiser.run(program)
     text = best.to_text()
@@ -359,6 +389,9 @@ def add_arguments(parser):
                         default=DEFAULT_MAX_REPLAYS, metavar="N",
                         help="cap on replays (default %(default)s); the "
                              "best program so far is kept when it runs out")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="replays at once while dropping operations "
+                             "(default 1; the result does not depend on it)")
     parser.add_argument("--engine-minimise", action="store_true",
                         help="also run libFuzzer's -minimize_crash=1 on the "
                              "raw input (dedup_token_length=3), re-checked "
@@ -369,6 +402,8 @@ def add_arguments(parser):
 def main(args):
     if args.max_replays < 1:
         fail("--max-replays must be at least 1")
+    if args.jobs < 1:
+        fail("--jobs must be at least 1")
     if not os.path.isfile(args.crash):
         fail(f"{args.crash}: no such file")
     replayer = make_replayer(args)
@@ -380,7 +415,7 @@ def main(args):
     def progress(message):
         print(f"minimise: {message}", file=sys.stderr, flush=True)
     result = minimise_crash(replayer, args.crash, args.target,
-                            args.max_replays, progress)
+                            args.max_replays, progress, jobs=args.jobs)
     confirm = [replayer.run_text(result.text).key for _ in range(2)]
     confirmed = all(k == result.signature for k in confirm)
     fresh_directory(out_dir)

@@ -88,6 +88,13 @@ class ScriptedTest(unittest.TestCase):
             program_with_noise())
         self.assertEqual(a.to_text(), b.to_text())
 
+    def test_parallel_replays_give_the_same_program(self):
+        one, _ = mn.Minimiser(ScriptedReplayer(), ScriptedReplayer.KEY).run(
+            program_with_noise())
+        two, _ = mn.Minimiser(ScriptedReplayer(), ScriptedReplayer.KEY,
+                              jobs=2).run(program_with_noise())
+        self.assertEqual(one.to_text(), two.to_text())
+
     def test_budget_keeps_the_best_so_far(self):
         m = mn.Minimiser(ScriptedReplayer(), ScriptedReplayer.KEY,
                          max_replays=5)
