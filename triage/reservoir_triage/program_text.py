@@ -215,7 +215,8 @@ def to_text(program):
 
 
 # ---------------------------------------------------------------------------
-# Parsing. Each helper raises _Problem(message); parse() adds the line.
+# Parsing. Each function below raises _Problem(message); parse() adds the
+# line number.
 
 class _Problem(Exception):
     pass
