@@ -355,7 +355,9 @@ void PageAllocator::FreePages(Pfn pfn, int order, uint32_t expected_owner) {
   if (head.flags & kPagePfmemalloc) {
     zone.pfmemalloc_pages -= uint64_t{1} << order;
   }
-  // `reserved` remembers the last tag only for the stale_pfmemalloc plant.
+  // `reserved` remembers the tag the block had when freed: the audit of a
+  // wrong tag says whether it is that one (and the stale_pfmemalloc plant
+  // keeps it).
   head.reserved = head.flags & kPagePfmemalloc;
   head.flags = 0;
   head.owner = 0;

@@ -32,15 +32,26 @@ void PageAllocator::AuditCheapAfterAlloc(Pfn pfn, int order,
   const PageFrame& head = frames_[pfn];
   const bool tagged = head.flags & kPagePfmemalloc;
   const bool via_reserve = head.flags & kPageViaNoWatermarks;
+  // The stronger invariant first: reserve memory never reaches a caller
+  // without reserve access, however the tag came about.
+  if (tagged && !entitled) {
+    ReportBug(BugClass::kStalePfmemalloc, "page.alloc_tag_to_unentitled",
+              "pfn %u order %d is tagged pfmemalloc but went to an "
+              "unentitled caller", pfn, order);
+  }
   if (tagged != via_reserve) {
-    ReportBug(BugClass::kStalePfmemalloc, "page.alloc_tag_vs_no_watermarks", "pfn %u order %d is %s pfmemalloc "
-              "but was %s through NO_WATERMARKS", pfn, order,
+    // The place says where a wrong tag came from: the tag the frame had
+    // when it was last freed (history the frame keeps), or one set by this
+    // allocation; or a NO_WATERMARKS page left untagged.
+    const char* place =
+        !tagged ? "page.alloc_tag_vs_no_watermarks/untagged"
+        : (head.reserved & kPagePfmemalloc)
+            ? "page.alloc_tag_vs_no_watermarks/tag-kept-from-last-use"
+            : "page.alloc_tag_vs_no_watermarks/tag-set-at-alloc";
+    ReportBug(BugClass::kStalePfmemalloc, place, "pfn %u order %d is %s "
+              "pfmemalloc but was %s through NO_WATERMARKS", pfn, order,
               tagged ? "tagged" : "not tagged",
               via_reserve ? "allocated" : "not allocated");
-  }
-  if (tagged && !entitled) {
-    ReportBug(BugClass::kStalePfmemalloc, "page.alloc_tag_to_unentitled", "pfn %u order %d is tagged "
-              "pfmemalloc but went to an unentitled caller", pfn, order);
   }
   AuditCheapZone(ZoneOf(pfn));
 }
