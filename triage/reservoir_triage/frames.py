@@ -68,6 +68,12 @@ def strip_params(name):
     Parentheses inside `(anonymous namespace)` survive."""
     name = name.strip()
     name = name.replace("(anonymous namespace)", "\0anon\0")
+    # Operators whose names hold brackets: kept whole.
+    ops = ("operator()", "operator<<=", "operator>>=", "operator<<",
+           "operator>>", "operator<=>", "operator<=", "operator>=",
+           "operator->*", "operator->", "operator<", "operator>")
+    for i, op in enumerate(ops):
+        name = name.replace(op, f"\0op{i}\0")
     depth = 0
     for i, ch in enumerate(name):
         if ch == "<":
@@ -77,6 +83,8 @@ def strip_params(name):
         elif ch == "(" and depth == 0 and i > 0:
             name = name[:i]
             break
+    for i, op in enumerate(ops):
+        name = name.replace(f"\0op{i}\0", op)
     return name.replace("\0anon\0", "(anonymous namespace)").strip()
 
 

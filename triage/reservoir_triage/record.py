@@ -109,10 +109,13 @@ class CrashRecord:
     @property
     def fault_induced(self):
         """True when injected faults preceded the crash: the fault
-        injector logged at least one failure, or the program's own header
-        asks for faults."""
-        return self.faults_injected > 0 or bool(self.faults) or \
-            self.program_faults is not None
+        injector's section logged at least one failure. Without that
+        section (a cut log), when the program's own header arms faults."""
+        if self.faults_injected > 0 or self.faults:
+            return True
+        if self.fault_config is not None:
+            return False  # the injector's section: nothing was injected
+        return self.program_faults is not None
 
     def project_frames(self):
         return [f for f in self.frames if f.kind == "project"]

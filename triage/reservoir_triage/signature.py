@@ -7,7 +7,9 @@ Version 1 (the current one; docs/TRIAGE.md "Signature" explains why):
   fatal signal       v1:signal:<crash type>:<f1>|<f2>|<f3>
   timeout, OOM       v1:<timeout|oom>:<target>
 and ":fault" at the end when injected faults preceded the crash, so a
-fault-induced crash never merges with one that needs no fault. No number
+fault-induced crash never merges with one that needs no fault; unless a
+replay without the faults (faults_needed()) shows the same crash, which
+makes them incidental and the key the fault-free one. No number
 from the input, no address, no line number, no engine goes into a key.
 
 Version 0 (the form before the place existed): the first report line
@@ -137,9 +139,55 @@ def v0_key(record):
     return f"v0:{first}"
 
 
-def sign(record):
+NO_FAULTS_LINE = "faults mode=none seed=0 probability_ppm=0 fail_nth=1 sites=none"
+
+
+def program_without_faults(program_text):
+    """`program_text` (a text program) with every injected fault removed:
+    its `faults` header line set to mode=none and its fail_next operations
+    dropped (they add no live handle, so the other operations' indices
+    keep their meaning). None when there is no program text."""
+    if not program_text:
+        return None
+    out = []
+    for line in program_text.splitlines():
+        if line.startswith("faults "):
+            out.append(NO_FAULTS_LINE)
+        elif line.split(" ", 1)[0] == "fail_next":
+            continue
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def faults_needed(record, replay):
+    """Whether the injected faults before a crash were needed for it.
+
+    `replay(program_text) -> log text` runs a program through the build
+    the crash came from (reservoir-replay). The record's program is
+    replayed without its faults (program_without_faults): when the same
+    crash (the same key without ":fault") comes back and the replay
+    injected nothing, the faults were incidental and False is returned;
+    otherwise True. None when the record is not fault-induced or carries
+    no program to replay."""
+    if not record.fault_induced:
+        return None
+    program = program_without_faults(record.program)
+    if program is None:
+        return None
+    rec = parse_log(replay(program))
+    if rec is None or rec.fault_induced:
+        return True
+    return sign(rec).key != sign(record, faults_needed=False).key
+
+
+def sign(record, faults_needed=None):
     """The Signature of a CrashRecord (never None; never raises for any
-    record parse_log returns)."""
+    record parse_log returns).
+
+    A record after injected faults gets ":fault" unless `faults_needed`
+    is False: a replay without the faults (see faults_needed()) showed the
+    same crash, so it is the same bug as the fault-free one."""
     kind = KIND_OF_ORIGIN.get(record.origin or "", record.origin or "unknown")
     why = []
     if kind == "reservoir":
@@ -170,10 +218,16 @@ def sign(record):
                    "and addresses are left out")
         if TARGET_ENTRY in names:
             why.append(f"{TARGET_ENTRY} stands for the fuzz target")
-    if record.fault_induced:
+    if record.fault_induced and faults_needed is False:
+        why.append("injected faults preceded the crash, but a replay "
+                   "without them gave the same crash: they were incidental, "
+                   "so no ':fault'")
+    elif record.fault_induced:
         key += ":fault"
         why.append("':fault' because injected faults preceded the crash "
-                   "(never merged with a crash that needs none)")
+                   "(never merged with a crash that needs none"
+                   + (", and a replay without them did not reproduce it"
+                      if faults_needed else "") + ")")
     if record.corrupted:
         why.append(f"the log is corrupted ({record.corrupted_reason}), so "
                    "the key may be incomplete")

@@ -257,9 +257,11 @@ def reservoir_logs(tmp, cases):
     for d in (msan, os.path.join(ROOT, "build", "t1-msan-plant")):
         replay = os.path.join(d, "fuzz", "tools", "reservoir-replay")
         if os.path.exists(replay):
+            symbolizer = shutil.which("llvm-symbolizer-14") or \
+                shutil.which("llvm-symbolizer") or ""
             cases["msan_uninit_read"] = run(
                 [replay, os.path.join(ROOT, "fuzz", "msan", "uninit_read.txt")],
-                tmp)
+                tmp, env={"MSAN_SYMBOLIZER_PATH": symbolizer})
             break
     else:
         note("no msan plant build: msan_uninit_read skipped")

@@ -6,7 +6,10 @@ For each plant and seed it runs a short campaign (`./reservoir fuzz`'s
 script: --plant P --time T --jobs 1 --seed S, all five targets), then
 signs every finding twice: from the fuzz target's own log (libFuzzer, or
 AFL++'s replayed crash) and from a replay of the reproducer through the
-planted build's reservoir-replay. It prints a Markdown table (plant ->
+planted build's reservoir-replay. A crash after injected faults is
+replayed once more without them (signature.faults_needed): when the same
+crash comes back, the faults were incidental and it keeps the fault-free
+key; otherwise its key ends in ":fault". It prints a Markdown table (plant ->
 signatures, with how many crashes, which targets and engines) and writes
 experiment.json into --out. Not run by CI: a plant costs a build (minutes)
 and about T seconds per target and seed.
@@ -26,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from reservoir_triage.parse import parse_log  # noqa: E402
-from reservoir_triage.signature import sign  # noqa: E402
+from reservoir_triage.signature import faults_needed, sign  # noqa: E402
 
 PLANTS = ["fastpath_skips_match", "partial_ignores_tag", "stale_pfmemalloc",
           "pfmemalloc_every_entitled", "uncharge_ksize", "connect_drops_usage",
@@ -54,6 +57,20 @@ def replay_log(build, target, reproducer):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=120)
     return p.stdout.decode("utf-8", errors="replace")
+
+
+def replay_text(build, program):
+    """reservoir-replay of a text program on `build`: its log."""
+    import tempfile
+    replay = os.path.join(build, "fuzz", "tools", "reservoir-replay")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write(program)
+    try:
+        p = subprocess.run([replay, f.name], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        return p.stdout.decode("utf-8", errors="replace")
+    finally:
+        os.unlink(f.name)
 
 
 def campaign(args, plant, seed, out):
@@ -114,11 +131,18 @@ def main():
                     sources.append((f"{engine}-replay", rlog))
                 for source, text in sources:
                     rec = parse_log(text)
+                    needed = None
+                    if rec is not None and rec.fault_induced:
+                        needed = faults_needed(
+                            rec, lambda prog: replay_text(build, prog))
                     rows.append({
                         "plant": plant, "seed": seed,
                         "target": t.get("target"), "engine": engine,
                         "source": source,
-                        "key": sign(rec).key if rec else None,
+                        "raw_key": sign(rec).key if rec else None,
+                        "key": sign(rec, needed).key if rec else None,
+                        "after_faults": bool(rec and rec.fault_induced),
+                        "faults_needed": needed,
                         "corrupted": rec.corrupted if rec else None})
     with open(os.path.join(args.out, "experiment.json"), "w") as f:
         json.dump(rows, f, indent=2, sort_keys=True)
@@ -129,18 +153,21 @@ def main():
         if r["key"]:
             by_plant[r["plant"]][r["key"]].append(r)
     owners = defaultdict(set)
-    print("| plant | signature | crashes | targets | seeds | from |")
-    print("|---|---|---|---|---|---|")
+    print("| plant | signature | crashes | after faults (needed) | targets "
+          "| seeds | from |")
+    print("|---|---|---|---|---|---|---|")
     for plant in args.plants.split(","):
         misses = [r for r in rows if r["plant"] == plant and not r["key"]]
         for key, rs in sorted(by_plant[plant].items()):
             owners[key].add(plant)
-            print(f"| {plant} | `{key}` | {len(rs)} | "
+            after = sum(1 for r in rs if r.get("after_faults"))
+            needed = sum(1 for r in rs if r.get("faults_needed"))
+            print(f"| {plant} | `{key}` | {len(rs)} | {after} ({needed}) | "
                   f"{', '.join(sorted({r['target'] for r in rs}))} | "
                   f"{', '.join(str(s) for s in sorted({r['seed'] for r in rs}))} | "
                   f"{', '.join(sorted({r['source'] for r in rs}))} |")
         if misses:
-            print(f"| {plant} | (no finding) | {len(misses)} | "
+            print(f"| {plant} | (no finding) | {len(misses)} | - | "
                   f"{', '.join(sorted({str(r['target']) for r in misses}))} | "
                   f"{', '.join(str(s) for s in sorted({r['seed'] for r in misses}))} | - |")
     shared = {k: v for k, v in owners.items() if len(v) > 1}
