@@ -32,13 +32,8 @@ void PageAllocator::AuditCheapAfterAlloc(Pfn pfn, int order,
   const PageFrame& head = frames_[pfn];
   const bool tagged = head.flags & kPagePfmemalloc;
   const bool via_reserve = head.flags & kPageViaNoWatermarks;
-  // The stronger invariant first: reserve memory never reaches a caller
-  // without reserve access, however the tag came about.
-  if (tagged && !entitled) {
-    ReportBug(BugClass::kStalePfmemalloc, "page.alloc_tag_to_unentitled",
-              "pfn %u order %d is tagged pfmemalloc but went to an "
-              "unentitled caller", pfn, order);
-  }
+  // Provenance first: a tag without NO_WATERMARKS behind it (whoever the
+  // caller) is named by where it came from, so one bug keeps one place.
   if (tagged != via_reserve) {
     // The place says where a wrong tag came from: the tag the frame had
     // when it was last freed (history the frame keeps), or one set by this
@@ -52,6 +47,13 @@ void PageAllocator::AuditCheapAfterAlloc(Pfn pfn, int order,
               "pfmemalloc but was %s through NO_WATERMARKS", pfn, order,
               tagged ? "tagged" : "not tagged",
               via_reserve ? "allocated" : "not allocated");
+  }
+  // A NO_WATERMARKS page to a caller without reserve access: the access
+  // rule itself is broken.
+  if (tagged && !entitled) {
+    ReportBug(BugClass::kStalePfmemalloc, "page.alloc_tag_to_unentitled",
+              "pfn %u order %d is tagged pfmemalloc but went to an "
+              "unentitled caller", pfn, order);
   }
   AuditCheapZone(ZoneOf(pfn));
 }
