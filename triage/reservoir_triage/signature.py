@@ -238,6 +238,14 @@ def sign(record, faults_needed=None):
                      alt_keys=[v0_key(record)])
 
 
+def sign_replayed(record, replay):
+    """sign(record, faults_needed(record, replay)): the key with ':fault'
+    only when a replay without the injected faults does not show the same
+    crash. `replay(program_text) -> log text` runs a text program on the
+    build the crash came from."""
+    return sign(record, faults_needed(record, replay))
+
+
 def add_arguments(parser):
     parser.add_argument("logs", nargs="+", metavar="LOG",
                         help="crash log files")
