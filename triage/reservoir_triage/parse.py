@@ -681,7 +681,8 @@ def main(args):
                 for fault in rec.faults:
                     print(f"  injected: {fault}")
                 for f in rec.project_frames()[:5]:
-                    loc = f"{f.file}:{f.line}" if f.file else (f.module or "")
+                    loc = (f"{f.file}:{f.line}" if f.line is not None
+                           else f.file) if f.file else (f.module or "")
                     print(f"  frame #{f.index} {f.function} {loc}")
     if args.json:
         sys.stdout.write(dump_json(out))
