@@ -62,7 +62,8 @@ OPERATION_RE = re.compile(
     r"^--- while executing operation #(\d+): (.*) ---$")
 AFTER_RE = re.compile(r"^--- after the last operation, during (.*) ---$")
 AFL_RE = re.compile(r"(\bafl-fuzz\b|\bAFL\+\+|__AFL_|\+\+\+ .* \+\+\+|"
-                    r"\bafl-showmap\b|sig:\d+,src:)")
+                    r"\bafl-showmap\b|sig:\d+,src:|"
+                    r"^Reading \d+ bytes from |^Running LLVMFuzzerInitialize)")
 LIBFUZZER_CONTEXT_RE = re.compile(
     r"^(INFO: (Seed|Running with|Loaded \d+ modules?)|#\d+\s+(INITED|NEW|"
     r"pulse|REDUCE|DONE)|MS: \d+ |artifact_prefix=|Test unit written to|"

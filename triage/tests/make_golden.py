@@ -25,6 +25,9 @@ build is missing):
                     build/t1-plant-<plant>)
   reservoir_<plant>_libfuzzer  the plant trigger as a binary input of its
                     target (reservoir-seed) run by the planted fuzz target
+  reservoir_<plant>_afl  the same input, named like an AFL++ crash file,
+                    run by the planted afl build's target (build/afl-plant-
+                    <plant>, as `./reservoir fuzz --engine afl --plant` makes it)
   reservoir_guarantee_replay  docs/examples/estimator-2n-plus-m.txt on the
                     default libfuzzer-asan build
   reservoir_fault_*  the uncharge_ksize trigger with the first fail_nth
@@ -211,13 +214,38 @@ def reservoir_logs(tmp, cases):
         binary = os.path.join(build, "fuzz", "targets", target)
         if os.path.exists(seed_tool) and os.path.exists(binary):
             out = os.path.join(tmp, "seed-" + plant)
+            # reservoir-seed takes a body: the header, then what follows
+            # "# body" (the target adds its own prologue).
+            with open(trigger) as f:
+                lines = f.read().splitlines()
+            head = [l for l in lines if l.startswith(("# reservoir program",
+                                                      "config ", "faults "))]
+            body = lines[lines.index("# body") + 1:] if "# body" in lines \
+                else []
+            seed_src = os.path.join(tmp, plant + "-body.txt")
+            with open(seed_src, "w") as f:
+                f.write("\n".join(head + body) + "\n")
             subprocess.run([seed_tool, "--target", target, "--out", out,
-                            trigger], stdout=subprocess.DEVNULL,
+                            seed_src], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
             files = sorted(os.listdir(out)) if os.path.isdir(out) else []
             if files:
                 cases[f"reservoir_{plant}_libfuzzer"] = run(
                     [binary, os.path.join(out, files[0])], tmp)
+        # AFL++'s side: the afl build's target run on the same input, as
+        # AFL++ replays a crash file (no sanitizer, no stack: the report
+        # and the abort).
+        afl = os.path.join(ROOT, "build", f"afl-plant-{plant}")
+        afl_binary = os.path.join(afl, "fuzz", "targets", target)
+        if os.path.exists(afl_binary) and os.path.exists(seed_tool):
+            out = os.path.join(tmp, "seed-" + plant)
+            files = sorted(os.listdir(out)) if os.path.isdir(out) else []
+            if files:
+                crash = os.path.join(
+                    tmp, "id:000000,sig:06,src:000000,time:1,execs:1,"
+                         "op:havoc,rep:2")
+                shutil.copy(os.path.join(out, files[0]), crash)
+                cases[f"reservoir_{plant}_afl"] = run([afl_binary, crash], tmp)
     default = os.path.join(ROOT, "build", "libfuzzer-asan", "fuzz", "tools",
                            "reservoir-replay")
     if os.path.exists(default):

@@ -111,7 +111,7 @@ class GoldenTest(unittest.TestCase):
     def test_each_plant_has_its_own_key(self):
         keys = {}
         for name in cases():
-            m = re.match(r"reservoir_(\w+?)_(replay|libfuzzer)$", name)
+            m = re.match(r"reservoir_(\w+?)_(replay|libfuzzer|afl)$", name)
             if not m or m.group(1) in ("guarantee", "old_one_line"):
                 continue
             keys.setdefault(m.group(1), set()).add(
@@ -123,18 +123,19 @@ class GoldenTest(unittest.TestCase):
                     self.assertNotIn(k, owners, f"shared with {owners.get(k)}")
                     owners[k] = plant
 
-    def test_replay_and_libfuzzer_agree_on_each_plant(self):
+    def test_replay_libfuzzer_and_afl_agree_on_each_plant(self):
         for name in cases():
             m = re.match(r"reservoir_(\w+)_replay$", name)
             if not m:
                 continue
-            other = f"reservoir_{m.group(1)}_libfuzzer"
-            if other not in cases():
-                continue
-            with self.subTest(plant=m.group(1)):
-                a = sign(parse_log(load(name)[0]))
-                b = sign(parse_log(load(other)[0]))
-                self.assertEqual(a.key, b.key)
+            for engine in ("libfuzzer", "afl"):
+                other = f"reservoir_{m.group(1)}_{engine}"
+                if other not in cases():
+                    continue
+                with self.subTest(plant=m.group(1), engine=engine):
+                    a = sign(parse_log(load(name)[0]))
+                    b = sign(parse_log(load(other)[0]))
+                    self.assertEqual(a.key, b.key)
 
     def test_fault_induced_crash_is_keyed_apart(self):
         name = "reservoir_fault_uncharge_ksize_replay"
