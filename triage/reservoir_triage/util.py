@@ -1,4 +1,4 @@
-"""Small helpers shared by every triage command.
+"""Small shared functions for every triage command.
 
 Everything a command writes goes through write_atomically (a temporary file
 in the same directory, then a rename), so a reader never sees half a file;
