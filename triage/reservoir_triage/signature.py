@@ -197,11 +197,6 @@ def sign(record, faults_needed=None):
                    f"at place '{place}' (the check that failed"
                    + (" and the allocator path that broke the invariant"
                       if "/" in place else "") + ")")
-        if record.place_derived:
-            why.append("the report is in the old one-line form, so the "
-                       "place was derived from the detail's words: it "
-                       "matches other old reports, and new ones through "
-                       "their v0 key")
         why.append("the detail's numbers (pfns, sizes, CPUs, counts) are "
                    "left out")
     elif kind in ("timeout", "oom"):
@@ -234,8 +229,20 @@ def sign(record, faults_needed=None):
     why.append("the engine that found it is not part of the key")
     explanation = "; ".join(why) + "."
     explanation = explanation[0].upper() + explanation[1:]
+    if kind == "reservoir" and record.place_derived:
+        # An old one-line report has no place: version 1 cannot key it, so
+        # its key is the version-0 one, which a store matches against the
+        # v0 alternative of every newer filing of the same crash.
+        old = v0_key(record) + (":fault" if record.fault_induced and
+                                faults_needed is not False else "")
+        return Signature(key=old, version=0, explanation=(
+            "An old one-line report (no place in it): keyed by the version-0 "
+            "rule, the first line with its numbers replaced by N; a store "
+            "matches it with the newer filings of the same crash through "
+            "their v0 alternative keys."), alt_keys=[])
     return Signature(key=key, version=VERSION, explanation=explanation,
-                     alt_keys=[v0_key(record)])
+                     alt_keys=[v0_key(record) + (
+                         ":fault" if key.endswith(":fault") else "")])
 
 
 def sign_replayed(record, replay):

@@ -28,6 +28,15 @@ DEFAULT_STORE = os.path.join("build", "triage", "findings.json")
 STATUSES = ("new", "open", "fixed", "ignored")
 
 
+def key_version(key):
+    """The algorithm version a key was made by ("v1:..." -> 1); -1 when
+    it does not say."""
+    head = key.split(":", 1)[0]
+    if head.startswith("v") and head[1:].isdigit():
+        return int(head[1:])
+    return -1
+
+
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
@@ -100,14 +109,33 @@ class FindingsStore:
 
     @staticmethod
     def _find(findings, keys):
-        keys = set(keys)
+        """The entry a signature's keys (current first, then older
+        versions') belong to. Keys are compared at the newest version both
+        sides have: an older version's key only matches an entry filed
+        under that older version, because a newer algorithm tells apart
+        bugs an older one merged (v0 put both slab-mixing plants under one
+        key; v1 does not)."""
+        by_version = {}
+        for k in keys:
+            by_version.setdefault(key_version(k), set()).add(k)
         for e in findings:
-            if e["key"] in keys or keys.intersection(e.get("alt_keys", [])):
+            mine = [e["key"]] + list(e.get("alt_keys", []))
+            versions = {key_version(k) for k in mine}
+            common = versions.intersection(by_version)
+            if not common:
+                continue
+            v = max(common)
+            if by_version[v].intersection(k for k in mine
+                                          if key_version(k) == v):
                 return e
         return None
 
     def lookup(self, key):
-        return self._find(self._findings, [key])
+        """The entry with `key` as its key or among its alt_keys."""
+        for e in self._findings:
+            if e["key"] == key or key in e.get("alt_keys", []):
+                return e
+        return None
 
     # -- changing ----------------------------------------------------------
     def record(self, signature, crash_info=None):
@@ -147,15 +175,22 @@ class FindingsStore:
         self._pending.append(op)
         return found
 
+    @staticmethod
+    def _lookup_in(findings, key):
+        for e in findings:
+            if e["key"] == key or key in e.get("alt_keys", []):
+                return e
+        return None
+
     @classmethod
     def _apply(cls, findings, op):
         if op[0] == "forget":
-            e = cls._find(findings, [op[1]])
+            e = cls._lookup_in(findings, op[1])
             if e is not None:
                 findings.remove(e)
             return e is not None
         if op[0] == "status":
-            e = cls._find(findings, [op[1]])
+            e = cls._lookup_in(findings, op[1])
             if e is not None:
                 e["status"] = op[2]
             return e is not None
@@ -225,13 +260,20 @@ class FindingsStore:
 
 
 def add_arguments(parser):
-    parser.add_argument("action", choices=["list", "show", "forget", "mark"],
+    parser.add_argument("action", choices=["list", "show", "forget", "mark",
+                                           "add"],
                         help="list: every finding; show KEY: one finding; "
                              "forget KEY: remove it; mark KEY STATUS: set "
-                             f"its status ({', '.join(STATUSES)})")
+                             f"its status ({', '.join(STATUSES)}); add LOG...:"
+                             " parse and sign crash logs and file them "
+                             "(new or known)")
     parser.add_argument("key", nargs="?", help="a signature key (any of "
-                        "its keys, old versions' too)")
-    parser.add_argument("status", nargs="?", help="for mark: the status")
+                        "its keys, old versions' too); for add: a log")
+    parser.add_argument("status", nargs="*", help="for mark: the status; "
+                        "for add: more logs")
+    parser.add_argument("--reproducer", metavar="PATH",
+                        help="for add with one log: the input that "
+                             "reproduces it")
     parser.add_argument("--store", default=None, metavar="PATH",
                         help=f"the store (default: <root>/{DEFAULT_STORE})")
     parser.add_argument("--json", action="store_true",
@@ -244,9 +286,50 @@ def store_path(args):
     return os.path.join(getattr(args, "root", "."), DEFAULT_STORE)
 
 
+def add_logs(store, logs, reproducer=None):
+    """Parse, sign and file each log; returns [(log, status or None)]."""
+    from .parse import parse_log
+    from .signature import sign
+    from .util import read_text
+    out = []
+    for log in logs:
+        rec = parse_log(read_text(log))
+        if rec is None:
+            out.append((log, None, None))
+            continue
+        sig = sign(rec)
+        info = {"record": rec}
+        if reproducer:
+            info["reproducer"] = reproducer
+        out.append((log, store.record(sig, info), sig.key))
+    return out
+
+
 def main(args):
     from .util import fail
     path = store_path(args)
+    if args.action == "add":
+        logs = ([args.key] if args.key else []) + list(args.status)
+        if not logs:
+            fail("store add: at least one LOG is required")
+        if args.reproducer and len(logs) != 1:
+            fail("store add: --reproducer goes with exactly one LOG")
+        store = FindingsStore(path)
+        results = add_logs(store, logs, args.reproducer)
+        store.save()
+        if args.json:
+            sys.stdout.write(dump_json([{"log": l, "status": st, "key": k}
+                                        for l, st, k in results]))
+        else:
+            for log, status, key in results:
+                print(f"{log}: " + (f"{status} {key}" if status
+                                    else "no crash found"))
+        return 0
+    if args.reproducer:
+        fail(f"store {args.action}: --reproducer goes with add")
+    args.status = args.status[0] if len(args.status) == 1 else (
+        None if not args.status else fail(
+            f"store {args.action}: unexpected argument '{args.status[1]}'"))
     if args.action in ("show", "forget", "mark") and not args.key:
         fail(f"store {args.action}: a signature KEY is required")
     if args.action == "mark" and not args.status:

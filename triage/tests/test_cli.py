@@ -105,6 +105,34 @@ class CliTest(unittest.TestCase):
             self.assertFalse(os.path.exists(store))
             rc, _, err = run("store", "show", "v1:x", "--store", store)
             self.assertEqual(rc, 2)
+            logs = [os.path.join(GOLDEN, n + ".log") for n in (
+                "reservoir_fastpath_skips_match_replay",
+                "reservoir_fastpath_skips_match_libfuzzer",
+                "reservoir_partial_ignores_tag_replay", "clean_replay")]
+            if all(os.path.exists(p) for p in logs):
+                rc, out, err = run("store", "add", *logs, "--store", store,
+                                   "--json")
+                self.assertEqual(rc, 0, err)
+                got = [d["status"] for d in json.loads(out)]
+                self.assertEqual(got, ["new", "known", "new", None])
+                rc, out, _ = run("store", "add", logs[0], "--store", store)
+                self.assertIn("known", out)
+                rc, out, _ = run("store", "list", "--json", "--store", store)
+                entries = json.loads(out)
+                self.assertEqual(len(entries), 2)
+                self.assertEqual(sorted(e["count"] for e in entries), [1, 3])
+                key = "v1:reservoir:slab-mixing:slab.take_object/node-partial"
+                rc, out, _ = run("store", "mark", key, "fixed", "--store",
+                                 store)
+                self.assertEqual(rc, 0)
+                rc, out, _ = run("store", "show", key, "--json", "--store",
+                                 store)
+                self.assertEqual(json.loads(out)["status"], "fixed")
+                rc, out, _ = run("store", "forget", key, "--store", store)
+                self.assertEqual(rc, 0)
+                rc, _, err = run("store", "show", key, "--store", store)
+                self.assertEqual(rc, 1)
+                os.unlink(store)
             with open(store, "w") as f:
                 f.write("{ not json")
             rc, _, err = run("store", "list", "--store", store)

@@ -62,6 +62,35 @@ class StoreTest(unittest.TestCase):
         self.assertIs(s.lookup(old.key), e)
         self.assertEqual(len(s.entries()), 1)
 
+    def test_an_old_key_does_not_merge_what_a_new_one_tells_apart(self):
+        # v0 gave both slab-mixing plants one key; v1 keys differ.
+        v0 = "v0:RESERVOIR BUG: slab-mixing: cache kmalloc-N: pfn N"
+        s = FindingsStore(self.path)
+        self.assertEqual(s.record(sig("v1:r:slab-mixing:a", [v0]), {}), "new")
+        self.assertEqual(s.record(sig("v1:r:slab-mixing:b", [v0]), {}), "new")
+        self.assertEqual(s.record(sig("v1:r:slab-mixing:a", [v0]), {}),
+                         "known")
+        self.assertEqual(len(s.entries()), 2)
+
+    def test_an_old_one_line_log_meets_its_new_form(self):
+        import glob
+        from reservoir_triage.parse import parse_log
+        from reservoir_triage.signature import sign
+        golden = os.path.join(HERE, "golden")
+        logs = [os.path.join(golden, n + ".log") for n in (
+            "reservoir_old_one_line_replay",
+            "reservoir_fastpath_skips_match_replay",
+            "reservoir_partial_ignores_tag_replay")]
+        if not all(os.path.exists(p) for p in logs):
+            self.skipTest("golden logs missing")
+        recs = [parse_log(open(p, encoding="utf-8", errors="replace").read())
+                for p in logs]
+        s = FindingsStore(self.path)
+        self.assertEqual(s.record(sign(recs[0]), {}), "new")     # old, v0
+        self.assertEqual(s.record(sign(recs[1]), {}), "known")   # its new form
+        self.assertEqual(s.record(sign(recs[2]), {}), "new")     # another bug
+        self.assertEqual(s.entries()[0]["key"], sign(recs[1]).key)
+
     def test_best_reproducer_is_the_smallest(self):
         big = os.path.join(self.tmp.name, "big")
         small = os.path.join(self.tmp.name, "small")
