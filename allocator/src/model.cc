@@ -93,27 +93,27 @@ void Model::CheckPristine() {
   AuditFull();
   slab_.ShrinkAll();
   if (slab_.live_objects() != 0) {
-    ReportBug(BugClass::kReserveLeak, "%llu slab objects are still live after "
+    ReportBug(BugClass::kReserveLeak, "model.pristine_slab_objects", "%llu slab objects are still live after "
               "everything was freed",
               static_cast<unsigned long long>(slab_.live_objects()));
   }
   for (ReserveId id = 0; id < kMaxReserves; ++id) {
     const ReserveNode& node = reserves_.node(id);
     if (node.live && node.usage != 0) {
-      ReportBug(BugClass::kReserveLeak, "reserve '%s' still has %llu bytes "
+      ReportBug(BugClass::kReserveLeak, "model.pristine_reserve_usage", "reserve '%s' still has %llu bytes "
                 "charged after everything was freed", node.name,
                 static_cast<unsigned long long>(node.usage));
     }
   }
   if (pages_.strict_reserve() != 0) {
-    ReportBug(BugClass::kReserveLeak, "the strict reserve still holds %llu "
+    ReportBug(BugClass::kReserveLeak, "model.pristine_strict_reserve", "the strict reserve still holds %llu "
               "pages after every reserve was released",
               static_cast<unsigned long long>(pages_.strict_reserve()));
   }
   if (!pages_.IsPristine()) {
     char why[160];
     pages_.DescribeNotPristine(why, sizeof(why));
-    ReportBug(BugClass::kReserveLeak, "after everything was freed, %s", why);
+    ReportBug(BugClass::kReserveLeak, "model.pristine_pages", "after everything was freed, %s", why);
   }
 }
 

@@ -329,24 +329,24 @@ bool PageAllocator::InsideFreeBlock(Pfn pfn) const {
 
 void PageAllocator::FreePages(Pfn pfn, int order, uint32_t expected_owner) {
   if (pfn >= nr_pages_) {
-    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u outside the arena "
+    ReportBug(BugClass::kInvalidFree, "page.free_outside_arena", "free_pages of pfn %u outside the arena "
               "(%u pages)", pfn, nr_pages_);
   }
   PageFrame& head = frames_[pfn];
   if (!(head.flags & kPageHead)) {
     if (InsideFreeBlock(pfn)) {
-      ReportBug(BugClass::kDoubleFree, "free_pages of pfn %u order %d: the "
+      ReportBug(BugClass::kDoubleFree, "page.free_already_free", "free_pages of pfn %u order %d: the "
                 "page is already free", pfn, order);
     }
-    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u order %d: not the "
+    ReportBug(BugClass::kInvalidFree, "page.free_not_block_head", "free_pages of pfn %u order %d: not the "
               "head of an allocated block", pfn, order);
   }
   if (head.order != order) {
-    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u with order %d, "
+    ReportBug(BugClass::kInvalidFree, "page.free_wrong_order", "free_pages of pfn %u with order %d, "
               "but it was allocated with order %d", pfn, order, head.order);
   }
   if (head.owner != expected_owner || (head.flags & kPageSlab)) {
-    ReportBug(BugClass::kInvalidFree, "free_pages of pfn %u order %d: the block "
+    ReportBug(BugClass::kInvalidFree, "page.free_wrong_owner", "free_pages of pfn %u order %d: the block "
               "belongs to %s", pfn, order,
               (head.flags & kPageSlab) ? "a slab" : "kmalloc");
   }
@@ -355,7 +355,9 @@ void PageAllocator::FreePages(Pfn pfn, int order, uint32_t expected_owner) {
   if (head.flags & kPagePfmemalloc) {
     zone.pfmemalloc_pages -= uint64_t{1} << order;
   }
-  // `reserved` remembers the last tag only for the stale_pfmemalloc plant.
+  // `reserved` remembers the tag the block had when freed: the audit of a
+  // wrong tag says whether it is that one (and the stale_pfmemalloc plant
+  // keeps it).
   head.reserved = head.flags & kPagePfmemalloc;
   head.flags = 0;
   head.owner = 0;

@@ -10,7 +10,7 @@ namespace reservoir {
 void PageAllocator::AuditCheapZone(int zone_index) const {
   const Zone& zone = zones_[zone_index];
   if (zone.free_pages > zone.managed_pages) {
-    ReportBug(BugClass::kPageConservation, "zone %s has %llu free pages of %u "
+    ReportBug(BugClass::kPageConservation, "page.audit_zone_free_above_managed", "zone %s has %llu free pages of %u "
               "managed", ZoneName(zone_index),
               static_cast<unsigned long long>(zone.free_pages),
               zone.managed_pages);
@@ -18,7 +18,7 @@ void PageAllocator::AuditCheapZone(int zone_index) const {
   // Unentitled allocations stop at pages_emerg; only tagged (entitled)
   // pages may have been taken from below it.
   if (zone.free_pages + zone.pfmemalloc_pages < zone.pages_emerg) {
-    ReportBug(BugClass::kWatermarkBreach, "zone %s: %llu free + %llu reserve "
+    ReportBug(BugClass::kWatermarkBreach, "page.audit_zone_strict_reserve", "zone %s: %llu free + %llu reserve "
               "pages in use < strict reserve %llu: an unentitled allocation "
               "ate into the reserve", ZoneName(zone_index),
               static_cast<unsigned long long>(zone.free_pages),
@@ -32,15 +32,28 @@ void PageAllocator::AuditCheapAfterAlloc(Pfn pfn, int order,
   const PageFrame& head = frames_[pfn];
   const bool tagged = head.flags & kPagePfmemalloc;
   const bool via_reserve = head.flags & kPageViaNoWatermarks;
+  // Provenance first: a tag without NO_WATERMARKS behind it (whoever the
+  // caller) is named by where it came from, so one bug keeps one place.
   if (tagged != via_reserve) {
-    ReportBug(BugClass::kStalePfmemalloc, "pfn %u order %d is %s pfmemalloc "
-              "but was %s through NO_WATERMARKS", pfn, order,
+    // The place says where a wrong tag came from: the tag the frame had
+    // when it was last freed (history the frame keeps), or one set by this
+    // allocation; or a NO_WATERMARKS page left untagged.
+    const char* place =
+        !tagged ? "page.alloc_tag_vs_no_watermarks/untagged"
+        : (head.reserved & kPagePfmemalloc)
+            ? "page.alloc_tag_vs_no_watermarks/tag-kept-from-last-use"
+            : "page.alloc_tag_vs_no_watermarks/tag-set-at-alloc";
+    ReportBug(BugClass::kStalePfmemalloc, place, "pfn %u order %d is %s "
+              "pfmemalloc but was %s through NO_WATERMARKS", pfn, order,
               tagged ? "tagged" : "not tagged",
               via_reserve ? "allocated" : "not allocated");
   }
+  // A NO_WATERMARKS page to a caller without reserve access: the access
+  // rule itself is broken.
   if (tagged && !entitled) {
-    ReportBug(BugClass::kStalePfmemalloc, "pfn %u order %d is tagged "
-              "pfmemalloc but went to an unentitled caller", pfn, order);
+    ReportBug(BugClass::kStalePfmemalloc, "page.alloc_tag_to_unentitled",
+              "pfn %u order %d is tagged pfmemalloc but went to an "
+              "unentitled caller", pfn, order);
   }
   AuditCheapZone(ZoneOf(pfn));
 }
@@ -57,22 +70,22 @@ void PageAllocator::AuditZoneFull(const Zone& zone) const {
     for (Pfn pfn = zone.free_area[order].head; pfn != kNoPfn;
          pfn = frames_[pfn].next) {
       if (!zone.Contains(pfn) || pfn >= zone.untouched_pfn) {
-        ReportBug(BugClass::kBuddyCorruption, "zone %s order %d free list "
+        ReportBug(BugClass::kBuddyCorruption, "page.audit_freelist_outside_zone", "zone %s order %d free list "
                   "holds pfn %u outside the zone's touched range", name, order,
                   pfn);
       }
       const PageFrame& frame = frames_[pfn];
       if (!(frame.flags & kPageBuddy) || frame.order != order) {
-        ReportBug(BugClass::kBuddyCorruption, "zone %s order %d free list "
+        ReportBug(BugClass::kBuddyCorruption, "page.audit_freelist_wrong_order", "zone %s order %d free list "
                   "holds pfn %u marked order %d flags %#x", name, order, pfn,
                   frame.order, frame.flags);
       }
       if (frame.prev != prev) {
-        ReportBug(BugClass::kBuddyCorruption, "zone %s order %d free list: "
+        ReportBug(BugClass::kBuddyCorruption, "page.audit_freelist_back_link", "zone %s order %d free list: "
                   "pfn %u has a broken back link", name, order, pfn);
       }
       if ((pfn - zone.start_pfn) & ((1u << order) - 1)) {
-        ReportBug(BugClass::kBuddyCorruption, "zone %s: free block pfn %u is "
+        ReportBug(BugClass::kBuddyCorruption, "page.audit_freelist_unaligned", "zone %s: free block pfn %u is "
                   "not aligned to its order %d", name, pfn, order);
       }
       if (order < max_order_) {
@@ -80,13 +93,13 @@ void PageAllocator::AuditZoneFull(const Zone& zone) const {
         const PageFrame& other = frames_[buddy];
         if (zone.Contains(buddy) && (other.flags & kPageBuddy) &&
             other.order == order) {
-          ReportBug(BugClass::kBuddyCorruption, "zone %s: free buddies pfn %u "
+          ReportBug(BugClass::kBuddyCorruption, "page.audit_buddies_not_merged", "zone %s: free buddies pfn %u "
                     "and %u of order %d were not merged", name, pfn, buddy,
                     order);
         }
       }
       if (++count > zone.managed_pages) {
-        ReportBug(BugClass::kBuddyCorruption, "zone %s order %d free list is "
+        ReportBug(BugClass::kBuddyCorruption, "page.audit_freelist_cyclic", "zone %s order %d free list is "
                   "cyclic", name, order);
       }
       prev = pfn;
@@ -96,7 +109,7 @@ void PageAllocator::AuditZoneFull(const Zone& zone) const {
       expected -= (zone.end_pfn() - zone.untouched_pfn) >> max_order_;
     }
     if (count != expected) {
-      ReportBug(BugClass::kBuddyCorruption, "zone %s order %d: nr_free says "
+      ReportBug(BugClass::kBuddyCorruption, "page.audit_freelist_count", "zone %s order %d: nr_free says "
                 "%llu blocks but the list has %llu", name, order,
                 static_cast<unsigned long long>(expected),
                 static_cast<unsigned long long>(count));
@@ -120,27 +133,27 @@ void PageAllocator::AuditZoneFull(const Zone& zone) const {
       const bool tagged = frame.flags & kPagePfmemalloc;
       if (tagged) tagged_pages += pages;
       if (tagged && !(frame.flags & kPageViaNoWatermarks)) {
-        ReportBug(BugClass::kStalePfmemalloc, "allocated pfn %u order %d is "
+        ReportBug(BugClass::kStalePfmemalloc, "page.audit_allocated_tag_vs_no_watermarks", "allocated pfn %u order %d is "
                   "tagged pfmemalloc but was not allocated through "
                   "NO_WATERMARKS", pfn, frame.order);
       }
       if (tagged && !(frame.flags & kPageEntitledOwner)) {
-        ReportBug(BugClass::kStalePfmemalloc, "allocated pfn %u order %d is "
+        ReportBug(BugClass::kStalePfmemalloc, "page.audit_allocated_tag_to_unentitled", "allocated pfn %u order %d is "
                   "tagged pfmemalloc but belongs to an unentitled caller", pfn,
                   frame.order);
       }
     } else {
-      ReportBug(BugClass::kBuddyCorruption, "zone %s: pfn %u is neither a free "
+      ReportBug(BugClass::kBuddyCorruption, "page.audit_block_head", "zone %s: pfn %u is neither a free "
                 "nor an allocated block head", name, pfn);
     }
     if ((pfn - zone.start_pfn) & (pages - 1)) {
-      ReportBug(BugClass::kBuddyCorruption, "zone %s: block pfn %u is not "
+      ReportBug(BugClass::kBuddyCorruption, "page.audit_block_unaligned", "zone %s: block pfn %u is not "
                 "aligned to its order %d", name, pfn, frame.order);
     }
     pfn += pages;
   }
   if (walked_free_blocks != listed_blocks) {
-    ReportBug(BugClass::kBuddyCorruption, "zone %s: %llu free blocks in the "
+    ReportBug(BugClass::kBuddyCorruption, "page.audit_free_blocks_vs_lists", "zone %s: %llu free blocks in the "
               "arena but %llu on free lists", name,
               static_cast<unsigned long long>(walked_free_blocks),
               static_cast<unsigned long long>(listed_blocks));
@@ -148,13 +161,13 @@ void PageAllocator::AuditZoneFull(const Zone& zone) const {
   const uint64_t untouched = zone.end_pfn() - zone.untouched_pfn;
   if (walked_free_pages + untouched != zone.free_pages ||
       listed_pages != walked_free_pages) {
-    ReportBug(BugClass::kPageConservation, "zone %s: free_pages %llu but the "
+    ReportBug(BugClass::kPageConservation, "page.audit_zone_free_pages", "zone %s: free_pages %llu but the "
               "free blocks hold %llu pages", name,
               static_cast<unsigned long long>(zone.free_pages),
               static_cast<unsigned long long>(walked_free_pages + untouched));
   }
   if (tagged_pages != zone.pfmemalloc_pages) {
-    ReportBug(BugClass::kStalePfmemalloc, "zone %s: %llu pages tagged "
+    ReportBug(BugClass::kStalePfmemalloc, "page.audit_zone_pfmemalloc_counter", "zone %s: %llu pages tagged "
               "pfmemalloc but the counter says %llu", name,
               static_cast<unsigned long long>(tagged_pages),
               static_cast<unsigned long long>(zone.pfmemalloc_pages));
@@ -169,7 +182,7 @@ void PageAllocator::AuditFull() const {
     emerg += zones_[z].pages_emerg;
   }
   if (emerg != strict_reserve_) {
-    ReportBug(BugClass::kAccountingImbalance, "the zones hold %llu reserve "
+    ReportBug(BugClass::kAccountingImbalance, "page.audit_zones_vs_strict_reserve", "the zones hold %llu reserve "
               "pages but the strict reserve is %llu",
               static_cast<unsigned long long>(emerg),
               static_cast<unsigned long long>(strict_reserve_));

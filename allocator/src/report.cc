@@ -42,20 +42,49 @@ bool ParseBugClass(const char* name, BugClass* out) {
   return false;
 }
 
-void ReportBug(BugClass bug_class, const char* format, ...) {
+bool IsValidBugPlace(const char* place) {
+  if (place == nullptr || *place == '\0') return false;
+  bool dot = false;
+  bool slash = false;
+  size_t segment = 0;  // characters since the start or the last '.' or '/'
+  for (const char* p = place; *p != '\0'; ++p) {
+    const char ch = *p;
+    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+        ch == '-') {
+      ++segment;
+    } else if (ch == '.' && !slash) {
+      if (segment == 0) return false;
+      dot = true;
+      segment = 0;
+    } else if (ch == '/' && !slash && dot) {
+      if (segment == 0) return false;
+      slash = true;
+      segment = 0;
+    } else if (ch == '.' && slash) {
+      ++segment;
+    } else {
+      return false;
+    }
+  }
+  return dot && segment != 0;
+}
+
+void ReportBug(BugClass bug_class, const char* place, const char* format,
+               ...) {
   char detail[512];
   va_list args;
   va_start(args, format);
   std::vsnprintf(detail, sizeof(detail), format, args);
   va_end(args);
-  char line[640];
-  std::snprintf(line, sizeof(line), "RESERVOIR BUG: %s: %s",
-                BugClassName(bug_class), detail);
+  if (!IsValidBugPlace(place)) place = "report.invalid_place";
+  char head[800];
+  std::snprintf(head, sizeof(head), "RESERVOIR BUG: %s: %s\nRESERVOIR DETAIL: %s",
+                BugClassName(bug_class), place, detail);
 
-  if (g_test_handler != nullptr) g_test_handler(bug_class, line);
+  if (g_test_handler != nullptr) g_test_handler(bug_class, place, head);
 
   std::fflush(stdout);
-  std::fprintf(stderr, "%s\n", line);
+  std::fprintf(stderr, "%s\n", head);
   if (!g_reporting) {
     g_reporting = true;
     for (const ProviderSlot& slot : g_providers) {

@@ -17,7 +17,7 @@ void ReserveTree::AuditNode(ReserveId id) const {
        child = nodes_[child].next_sibling) {
     const ReserveNode& c = nodes_[child];
     if (!c.live || c.parent != id || ++children > kMaxReserves) {
-      ReportBug(BugClass::kAccountingImbalance, "reserve '%s': child link to "
+      ReportBug(BugClass::kAccountingImbalance, "reserve.audit_child_link", "reserve '%s': child link to "
                 "#%u is broken", node.name, child);
     }
     pages += c.pages;
@@ -25,7 +25,7 @@ void ReserveTree::AuditNode(ReserveId id) const {
     usage += c.usage;
   }
   if (node.pages != pages || node.limit != limit || node.usage != usage) {
-    ReportBug(BugClass::kAccountingImbalance, "reserve '%s': pages %llu limit "
+    ReportBug(BugClass::kAccountingImbalance, "reserve.audit_subtree_sums", "reserve '%s': pages %llu limit "
               "%llu usage %llu, but its own share plus its children's is "
               "pages %llu limit %llu usage %llu", node.name,
               static_cast<unsigned long long>(node.pages),
@@ -36,13 +36,13 @@ void ReserveTree::AuditNode(ReserveId id) const {
               static_cast<unsigned long long>(usage));
   }
   if (node.own_usage > node.own_limit) {
-    ReportBug(BugClass::kAccountingImbalance, "reserve '%s': own usage %llu "
+    ReportBug(BugClass::kAccountingImbalance, "reserve.audit_own_usage_above_limit", "reserve '%s': own usage %llu "
               "above its own limit %llu", node.name,
               static_cast<unsigned long long>(node.own_usage),
               static_cast<unsigned long long>(node.own_limit));
   }
   if (node.usage > node.limit) {
-    ReportBug(BugClass::kAccountingImbalance, "reserve '%s': usage %llu above "
+    ReportBug(BugClass::kAccountingImbalance, "reserve.audit_usage_above_limit", "reserve '%s': usage %llu above "
               "its limit %llu", node.name,
               static_cast<unsigned long long>(node.usage),
               static_cast<unsigned long long>(node.limit));
@@ -55,7 +55,7 @@ void ReserveTree::AuditPath(ReserveId id) const {
     AuditNode(at);
   }
   if (nodes_[kRootReserve].pages != pages_->strict_reserve()) {
-    ReportBug(BugClass::kAccountingImbalance, "the root reserve holds %llu "
+    ReportBug(BugClass::kAccountingImbalance, "reserve.audit_path_root_vs_strict_reserve", "the root reserve holds %llu "
               "pages but the strict reserve is %llu",
               static_cast<unsigned long long>(nodes_[kRootReserve].pages),
               static_cast<unsigned long long>(pages_->strict_reserve()));
@@ -73,7 +73,7 @@ void ReserveTree::AuditFull() const {
         found |= c == id;
       }
       if (!found) {
-        ReportBug(BugClass::kAccountingImbalance, "reserve '%s' names '%s' as "
+        ReportBug(BugClass::kAccountingImbalance, "reserve.audit_parent_link", "reserve '%s' names '%s' as "
                   "parent but is not among its children", nodes_[id].name,
                   nodes_[parent].name);
       }
@@ -81,7 +81,7 @@ void ReserveTree::AuditFull() const {
     AuditNode(id);
   }
   if (nodes_[kRootReserve].pages != pages_->strict_reserve()) {
-    ReportBug(BugClass::kAccountingImbalance, "the root reserve holds %llu "
+    ReportBug(BugClass::kAccountingImbalance, "reserve.audit_full_root_vs_strict_reserve", "the root reserve holds %llu "
               "pages but the strict reserve is %llu",
               static_cast<unsigned long long>(nodes_[kRootReserve].pages),
               static_cast<unsigned long long>(pages_->strict_reserve()));

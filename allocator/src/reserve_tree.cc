@@ -244,13 +244,13 @@ ChargeResult ReserveTree::TryCharge(ReserveId id, uint64_t bytes,
 
 void ReserveTree::Uncharge(ReserveId id, uint64_t bytes) {
   if (!IsLive(id)) {
-    ReportBug(BugClass::kAccountingImbalance, "uncharge of %llu bytes from "
+    ReportBug(BugClass::kAccountingImbalance, "reserve.uncharge_missing_node", "uncharge of %llu bytes from "
               "reserve #%u which does not exist",
               static_cast<unsigned long long>(bytes), id);
   }
   ReserveNode& node = nodes_[id];
   if (node.own_usage < bytes) {
-    ReportBug(BugClass::kAccountingImbalance, "uncharge of %llu bytes from "
+    ReportBug(BugClass::kAccountingImbalance, "reserve.uncharge_below_own_usage", "uncharge of %llu bytes from "
               "reserve '%s' which has only %llu bytes charged",
               static_cast<unsigned long long>(bytes), node.name,
               static_cast<unsigned long long>(node.own_usage));
@@ -258,7 +258,7 @@ void ReserveTree::Uncharge(ReserveId id, uint64_t bytes) {
   node.own_usage -= bytes;
   for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
     if (nodes_[at].usage < bytes) {
-      ReportBug(BugClass::kAccountingImbalance, "uncharge of %llu bytes "
+      ReportBug(BugClass::kAccountingImbalance, "reserve.uncharge_ancestor_below_zero", "uncharge of %llu bytes "
                 "from '%s' drives ancestor '%s' below zero (usage %llu)",
                 static_cast<unsigned long long>(bytes), node.name,
                 nodes_[at].name,

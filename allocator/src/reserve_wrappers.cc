@@ -2,6 +2,8 @@
 // try the normal allocation without touching reserves; on failure, if the
 // caller is entitled and its reserve accepts the charge, allocate from the
 // reserve and remember the charge so the free undoes exactly that.
+#include <cstdio>
+
 #include "reservoir/estimator.h"
 #include "reservoir/model.h"
 #include "reservoir/report.h"
@@ -59,7 +61,9 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
   const ReserveNode& node = reserves_.node(grant->node);
   if (gate_.injected_total() == injected_before && !reserve_used_unaccounted_ &&
       guaranteed) {
-    ReportBug(BugClass::kGuaranteeViolation, "%s(%llu) failed for reserve "
+    char place[80];
+    std::snprintf(place, sizeof(place), "reserve.guarantee/%s", what);
+    ReportBug(BugClass::kGuaranteeViolation, place, "%s(%llu) failed for reserve "
               "'%s' within its limit (usage %llu + %llu <= limit %llu); "
               "strict reserve %llu pages, %llu reserve pages in use, "
               "estimator %s", what, static_cast<unsigned long long>(size),

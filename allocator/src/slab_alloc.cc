@@ -1,6 +1,7 @@
 // The object allocation path of SLUB (slab_alloc_node / ___slab_alloc):
 // per-CPU fast path, the active slab's remote frees, per-CPU partials, the
 // node partial list, and a new slab; pfmemalloc_match() on every path.
+#include <cstdio>
 #include <cstring>
 
 #include "reservoir/report.h"
@@ -60,7 +61,7 @@ void* SlabAllocator::SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
     if (match) {
       ++cache->stats.alloc_fastpath;
       return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size,
-                                 info);
+                                 info, kSlabPathCpuFreelist);
     }
   }
   ++cache->stats.alloc_slowpath;
@@ -77,7 +78,7 @@ void* SlabAllocator::SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
       c.freelist = active.freelist;
       active.freelist = nullptr;
       return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size,
-                                 info);
+                                 info, kSlabPathRemoteFrees);
     } else if (c.freelist == nullptr) {
       DeactivateSlab(cache, cpu);  // full
     }
@@ -92,7 +93,7 @@ void* SlabAllocator::SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
     if (PfmemallocMatch(slab, reserve_ok)) {
       LoadFreelist(cache, cpu, candidate);
       return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size,
-                                 info);
+                                 info, kSlabPathCpuPartial);
     }
     slab.place = SlabPlace::kNodePartial;
     ListAdd(&cache->node_partial, candidate);
@@ -102,7 +103,8 @@ void* SlabAllocator::SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
   const Pfn partial = GetPartialNode(cache, reserve_ok);
   if (partial != kNoPfn) {
     LoadFreelist(cache, cpu, partial);
-    return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size, info);
+    return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size, info,
+                               kSlabPathNodePartial);
   }
 
   const Pfn fresh = NewSlab(cache, ctx, call_site, info);
@@ -111,21 +113,23 @@ void* SlabAllocator::SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
     return nullptr;
   }
   LoadFreelist(cache, cpu, fresh);
-  return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size, info);
+  return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size, info,
+                             kSlabPathNewSlab);
 }
 
 void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
                                          bool reserve_ok,
                                          const AllocContext& ctx,
                                          size_t alloc_size,
-                                         SlabAllocInfo* info) {
+                                         SlabAllocInfo* info,
+                                         const char* path) {
   KmemCacheCpu& c = cache->cpu[cpu];
   void* object = c.freelist;
   Slab& slab = slabs_[c.slab];
   const size_t offset = static_cast<uint8_t*>(object) -
                         static_cast<uint8_t*>(pages_->PageAddress(c.slab));
   if (offset % cache->size != 0 || offset / cache->size >= slab.objects) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s: the CPU %d freelist "
+    ReportBug(BugClass::kSlabCorruption, "slab.take_object_outside_slab", "cache %s: the CPU %d freelist "
               "points outside slab pfn %u (offset %zu)", cache->name, cpu,
               c.slab, offset);
   }
@@ -133,11 +137,13 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   uint64_t& word = slab.in_use_map[index / 64];
   const uint64_t bit = uint64_t{1} << (index % 64);
   if (word & bit) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s: object %u of slab pfn %u "
+    ReportBug(BugClass::kSlabCorruption, "slab.take_object_in_use", "cache %s: object %u of slab pfn %u "
               "is on a freelist but in use", cache->name, index, c.slab);
   }
   if (audit_ != AuditLevel::kOff && slab.pfmemalloc && !reserve_ok) {
-    ReportBug(BugClass::kSlabMixing, "cache %s: an object of reserve slab pfn "
+    char place[64];
+    std::snprintf(place, sizeof(place), "slab.take_object/%s", path);
+    ReportBug(BugClass::kSlabMixing, place, "cache %s: an object of reserve slab pfn "
               "%u went to a caller without reserve access (cpu %d, gfp %#x, "
               "policy %s)", cache->name, c.slab, cpu, ctx.gfp,
               SlabPolicyName(policy_));
@@ -148,6 +154,8 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   ++cache->live_objects;
   info->slab = c.slab;
   info->from_reserve = slab.pfmemalloc;
+  info->path = path;
+  last_alloc_path_ = path;
   if (ctx.gfp & kGfpZero) {
     // __GFP_ZERO clears the whole object, as ksize() may hand all of it out;
     // only the request stays addressable.

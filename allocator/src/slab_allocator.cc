@@ -111,7 +111,7 @@ bool SlabAllocator::CacheDestroy(KmemCache* cache) {
   if (cache->live_objects != 0) return false;
   CacheShrink(cache);
   if (cache->nr_slabs != 0) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s has no live objects but "
+    ReportBug(BugClass::kSlabCorruption, "slab.destroy_slabs_remain", "cache %s has no live objects but "
               "%llu slabs remain after shrinking", cache->name,
               static_cast<unsigned long long>(cache->nr_slabs));
   }
@@ -149,6 +149,7 @@ void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
+  last_alloc_path_ = nullptr;
   if (cache == nullptr || !cache->live) return nullptr;
   return SlabAlloc(cache, ctx, call_site, cache->object_size, info);
 }
@@ -158,9 +159,13 @@ void* SlabAllocator::Kmalloc(size_t size, const AllocContext& ctx,
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
+  last_alloc_path_ = kSlabPathLargeKmalloc;
   if (size == 0) return nullptr;
   const int index = KmallocIndex(size);
-  if (index >= 0) return SlabAlloc(&caches_[index], ctx, call_site, size, info);
+  if (index >= 0) {
+    last_alloc_path_ = nullptr;
+    return SlabAlloc(&caches_[index], ctx, call_site, size, info);
+  }
 
   // kmalloc_large(): straight to the page allocator.
   int order = 0;
@@ -172,6 +177,7 @@ void* SlabAllocator::Kmalloc(size_t size, const AllocContext& ctx,
   pages_->mutable_frame(result.pfn).owner = kLargeKmallocOwner;
   info->slab = result.pfn;
   info->from_reserve = pages_->frame(result.pfn).flags & kPagePfmemalloc;
+  info->path = kSlabPathLargeKmalloc;
   void* object = pages_->PageAddress(result.pfn);
   // Like KASAN: the bytes past the request stay unaddressable.
   PoisonMemory(static_cast<uint8_t*>(object) + size,
@@ -184,10 +190,10 @@ Pfn SlabAllocator::LookupObject(const void* object, const char* api,
   const Pfn head = pages_->AllocatedHeadOf(object);
   if (head == kNoPfn) {
     if (pages_->AddressToPfn(object) == kNoPfn) {
-      ReportBug(BugClass::kInvalidFree, "%s(%p): not a model address", api,
+      ReportBug(BugClass::kInvalidFree, "slab.free_not_model_address", "%s(%p): not a model address", api,
                 object);
     }
-    ReportBug(BugClass::kDoubleFree, "%s(%p): the memory is not allocated "
+    ReportBug(BugClass::kDoubleFree, "slab.free_unallocated_memory", "%s(%p): the memory is not allocated "
               "(freed already, or never handed out)", api, object);
   }
   const PageFrame& frame = pages_->frame(head);
@@ -197,13 +203,13 @@ Pfn SlabAllocator::LookupObject(const void* object, const char* api,
   const size_t offset = static_cast<const uint8_t*>(object) -
                         static_cast<const uint8_t*>(pages_->PageAddress(head));
   if (offset % cache.size != 0 || offset / cache.size >= slab.objects) {
-    ReportBug(BugClass::kInvalidFree, "%s(%p): interior pointer into %s "
+    ReportBug(BugClass::kInvalidFree, "slab.free_interior_pointer", "%s(%p): interior pointer into %s "
               "(offset %zu, object size %u)", api, object, cache.name, offset,
               cache.size);
   }
   const uint32_t index = static_cast<uint32_t>(offset / cache.size);
   if (!(slab.in_use_map[index / 64] & (uint64_t{1} << (index % 64)))) {
-    ReportBug(BugClass::kDoubleFree, "%s(%p): object %u of a %s slab is "
+    ReportBug(BugClass::kDoubleFree, "slab.free_object_already_free", "%s(%p): object %u of a %s slab is "
               "already free", api, object, index, cache.name);
   }
   *index_out = index;
@@ -213,11 +219,11 @@ Pfn SlabAllocator::LookupObject(const void* object, const char* api,
 void SlabAllocator::FreeLarge(Pfn pfn, const void* object) {
   const PageFrame& frame = pages_->frame(pfn);
   if (frame.owner != kLargeKmallocOwner) {
-    ReportBug(BugClass::kInvalidFree, "kfree(%p): the block at pfn %u came "
+    ReportBug(BugClass::kInvalidFree, "slab.kfree_of_page_block", "kfree(%p): the block at pfn %u came "
               "from alloc_pages, not kmalloc", object, pfn);
   }
   if (object != pages_->PageAddress(pfn)) {
-    ReportBug(BugClass::kInvalidFree, "kfree(%p): interior pointer into a "
+    ReportBug(BugClass::kInvalidFree, "slab.kfree_large_interior_pointer", "kfree(%p): interior pointer into a "
               "large kmalloc block at pfn %u", object, pfn);
   }
   pages_->FreePages(pfn, frame.order, kLargeKmallocOwner);
@@ -244,11 +250,11 @@ void SlabAllocator::CacheFree(KmemCache* cache, const void* object,
   const Pfn head = LookupObject(object, "kmem_cache_free", &index);
   const PageFrame& frame = pages_->frame(head);
   if (!(frame.flags & kPageSlab)) {
-    ReportBug(BugClass::kInvalidFree, "kmem_cache_free(%s, %p): not a slab "
+    ReportBug(BugClass::kInvalidFree, "slab.cache_free_not_slab_object", "kmem_cache_free(%s, %p): not a slab "
               "object", cache ? cache->name : "null", object);
   }
   if (cache == nullptr || frame.owner != uint32_t{cache->id} + 1u) {
-    ReportBug(BugClass::kInvalidFree, "kmem_cache_free(%s, %p): the object "
+    ReportBug(BugClass::kInvalidFree, "slab.cache_free_wrong_cache", "kmem_cache_free(%s, %p): the object "
               "belongs to cache %s", cache ? cache->name : "null", object,
               caches_[frame.owner - 1].name);
   }
@@ -296,7 +302,7 @@ void* SlabAllocator::TakeFromActiveSlabForTesting(KmemCache* cache,
     return nullptr;
   SlabAllocInfo info;
   return TakeFromCpuFreelist(cache, cpu, IsEntitled(ctx), ctx,
-                             cache->object_size, &info);
+                             cache->object_size, &info, kSlabPathTesting);
 }
 
 }  // namespace reservoir

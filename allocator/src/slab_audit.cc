@@ -20,23 +20,23 @@ void SlabAllocator::AuditSlab(const KmemCache& cache, Pfn slab_pfn) const {
   const PageFrame& head = pages_->frame(slab_pfn);
   if (!(head.flags & kPageSlab) || head.owner != uint32_t{cache.id} + 1u ||
       slab.cache_id != cache.id) {
-    ReportBug(BugClass::kSlabCorruption, "slab pfn %u of cache %s is not "
+    ReportBug(BugClass::kSlabCorruption, "slab.audit_slab_not_cache_page", "slab pfn %u of cache %s is not "
               "marked as that cache's slab", slab_pfn, cache.name);
   }
   // The cheap tier: the in-use bit of the object itself was checked when
   // it was handed out or freed; counting the whole bitmap is the full tier's.
   if (slab.inuse > slab.objects) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: inuse %u of "
+    ReportBug(BugClass::kSlabCorruption, "slab.audit_slab_inuse_range", "cache %s slab pfn %u: inuse %u of "
               "%u objects", cache.name, slab_pfn, slab.inuse, slab.objects);
   }
   if (slab.pfmemalloc != static_cast<bool>(head.flags & kPagePfmemalloc)) {
-    ReportBug(BugClass::kStalePfmemalloc, "cache %s slab pfn %u: slab tag %d "
+    ReportBug(BugClass::kStalePfmemalloc, "slab.audit_slab_tag_vs_page_tag", "cache %s slab pfn %u: slab tag %d "
               "but page tag %d", cache.name, slab_pfn, slab.pfmemalloc,
               (head.flags & kPagePfmemalloc) != 0);
   }
   if (slab.place == SlabPlace::kCpuActive &&
       cache.cpu[slab.cpu].slab != slab_pfn) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u claims to be "
+    ReportBug(BugClass::kSlabCorruption, "slab.audit_slab_not_cpu_active", "cache %s slab pfn %u claims to be "
               "CPU %u's active slab but is not", cache.name, slab_pfn,
               slab.cpu);
   }
@@ -46,7 +46,7 @@ void SlabAllocator::AuditInUseCount(const KmemCache& cache,
                                     Pfn slab_pfn) const {
   const Slab& slab = slabs_[slab_pfn];
   if (Popcount(slab) != slab.inuse) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: inuse %u but "
+    ReportBug(BugClass::kSlabCorruption, "slab.audit_inuse_count", "cache %s slab pfn %u: inuse %u but "
               "%d objects are handed out (of %u)", cache.name, slab_pfn,
               slab.inuse, Popcount(slab), slab.objects);
   }
@@ -62,17 +62,17 @@ uint32_t SlabAllocator::CountFreelist(const KmemCache& cache, Pfn slab_pfn,
         static_cast<uint8_t*>(object) -
         static_cast<uint8_t*>(pages_->PageAddress(slab_pfn));
     if (offset % cache.size != 0 || offset / cache.size >= slab.objects) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: free list "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_freelist_foreign_entry", "cache %s slab pfn %u: free list "
                 "entry %p is not an object of the slab", cache.name, slab_pfn,
                 object);
     }
     const uint32_t index = static_cast<uint32_t>(offset / cache.size);
     if (slab.in_use_map[index / 64] & (uint64_t{1} << (index % 64))) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: object %u "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_freelist_entry_in_use", "cache %s slab pfn %u: object %u "
                 "is on the free list but in use", cache.name, slab_pfn, index);
     }
     if (++count > slab.objects) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: the free "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_freelist_cyclic", "cache %s slab pfn %u: the free "
                 "list is cyclic", cache.name, slab_pfn);
     }
   }
@@ -88,7 +88,7 @@ void SlabAllocator::AuditList(const KmemCache& cache, Pfn head,
     const Slab& slab = slabs_[pfn];
     if (slab.place != place || (cpu >= 0 && slab.cpu != cpu) ||
         slab.prev != prev) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s: slab pfn %u on the %s "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_list_wrong_place", "cache %s: slab pfn %u on the %s "
                 "list says it is %s (cpu %u)", cache.name, pfn,
                 SlabPlaceName(place), SlabPlaceName(slab.place), slab.cpu);
     }
@@ -96,17 +96,17 @@ void SlabAllocator::AuditList(const KmemCache& cache, Pfn head,
     AuditInUseCount(cache, pfn);
     const uint32_t free_objects = CountFreelist(cache, pfn, slab.freelist);
     if (free_objects + slab.inuse != slab.objects) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u: %u in use "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_list_object_sum", "cache %s slab pfn %u: %u in use "
                 "+ %u free != %u objects", cache.name, pfn, slab.inuse,
                 free_objects, slab.objects);
     }
     if (place == SlabPlace::kFull && slab.inuse != slab.objects) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s slab pfn %u is on the "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_full_list_not_full", "cache %s slab pfn %u is on the "
                 "full list with %u of %u in use", cache.name, pfn, slab.inuse,
                 slab.objects);
     }
     if (++count > expected + 1 || count > pages_->nr_pages()) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s: the %s list is longer "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_list_longer_than_count", "cache %s: the %s list is longer "
                 "than its count %llu", cache.name, SlabPlaceName(place),
                 static_cast<unsigned long long>(expected));
     }
@@ -114,7 +114,7 @@ void SlabAllocator::AuditList(const KmemCache& cache, Pfn head,
     prev = pfn;
   }
   if (count != expected) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s: the %s list has %llu "
+    ReportBug(BugClass::kSlabCorruption, "slab.audit_list_count", "cache %s: the %s list has %llu "
               "slabs but its count says %llu", cache.name,
               SlabPlaceName(place), static_cast<unsigned long long>(count),
               static_cast<unsigned long long>(expected));
@@ -135,14 +135,14 @@ void SlabAllocator::AuditCache(const KmemCache& cache) const {
               &slabs, &inuse);
     if (c.slab == kNoPfn) {
       if (c.freelist != nullptr) {
-        ReportBug(BugClass::kSlabCorruption, "cache %s: CPU %d has a "
+        ReportBug(BugClass::kSlabCorruption, "slab.audit_cpu_freelist_without_slab", "cache %s: CPU %d has a "
                   "freelist but no active slab", cache.name, cpu);
       }
       continue;
     }
     const Slab& slab = slabs_[c.slab];
     if (slab.place != SlabPlace::kCpuActive || slab.cpu != cpu) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s: CPU %d's active slab "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_cpu_active_wrong_place", "cache %s: CPU %d's active slab "
                 "pfn %u says it is %s", cache.name, cpu, c.slab,
                 SlabPlaceName(slab.place));
     }
@@ -151,7 +151,7 @@ void SlabAllocator::AuditCache(const KmemCache& cache) const {
     const uint32_t free_objects = CountFreelist(cache, c.slab, c.freelist) +
                                   CountFreelist(cache, c.slab, slab.freelist);
     if (free_objects + slab.inuse != slab.objects) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s active slab pfn %u: %u "
+      ReportBug(BugClass::kSlabCorruption, "slab.audit_cpu_active_object_sum", "cache %s active slab pfn %u: %u "
                 "in use + %u free != %u objects", cache.name, c.slab,
                 slab.inuse, free_objects, slab.objects);
     }
@@ -159,13 +159,13 @@ void SlabAllocator::AuditCache(const KmemCache& cache) const {
     inuse += slab.inuse;
   }
   if (slabs != cache.nr_slabs) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s: %llu slabs on lists but "
+    ReportBug(BugClass::kSlabCorruption, "slab.audit_cache_nr_slabs", "cache %s: %llu slabs on lists but "
               "nr_slabs says %llu (a slab is on no list, or on two)",
               cache.name, static_cast<unsigned long long>(slabs),
               static_cast<unsigned long long>(cache.nr_slabs));
   }
   if (inuse != cache.live_objects) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s: slabs hold %llu objects "
+    ReportBug(BugClass::kSlabCorruption, "slab.audit_cache_live_objects", "cache %s: slabs hold %llu objects "
               "but the cache counts %llu", cache.name,
               static_cast<unsigned long long>(inuse),
               static_cast<unsigned long long>(cache.live_objects));

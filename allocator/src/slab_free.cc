@@ -64,7 +64,7 @@ void SlabAllocator::SlabFreeObject(KmemCache* cache, Pfn slab_pfn,
     case SlabPlace::kCpuPartial:  // frozen on a CPU's partial list
       break;
     case SlabPlace::kNone:
-      ReportBug(BugClass::kSlabCorruption, "cache %s: free into slab pfn %u "
+      ReportBug(BugClass::kSlabCorruption, "slab.free_into_unlisted_slab", "cache %s: free into slab pfn %u "
                 "which is on no list", cache->name, slab_pfn);
   }
   if (audit_ != AuditLevel::kOff) AuditSlab(*cache, slab_pfn);
@@ -84,7 +84,7 @@ void SlabAllocator::DeactivateSlab(KmemCache* cache, int cpu) {
     SetFreePointer(object, slab.freelist);
     slab.freelist = object;
     if (++guard > slab.objects) {
-      ReportBug(BugClass::kSlabCorruption, "cache %s: CPU %d freelist of slab "
+      ReportBug(BugClass::kSlabCorruption, "slab.deactivate_cyclic_cpu_freelist", "cache %s: CPU %d freelist of slab "
                 "pfn %u is cyclic", cache->name, cpu, slab_pfn);
     }
   }
@@ -139,7 +139,7 @@ void SlabAllocator::UnfreezePartials(KmemCache* cache, int cpu) {
 void SlabAllocator::DiscardSlab(KmemCache* cache, Pfn slab_pfn) {
   Slab& slab = slabs_[slab_pfn];
   if (slab.inuse != 0) {
-    ReportBug(BugClass::kSlabCorruption, "cache %s: discarding slab pfn %u "
+    ReportBug(BugClass::kSlabCorruption, "slab.discard_slab_in_use", "cache %s: discarding slab pfn %u "
               "with %u objects in use", cache->name, slab_pfn, slab.inuse);
   }
   const int order = slab.order;

@@ -540,13 +540,13 @@ class EstimatorGuaranteeDeathTest : public ::testing::Test {
 
 TEST_F(EstimatorGuaranteeDeathTest, TwiceNPlusMViolatesTheGuarantee) {
   EXPECT_DEATH(GuaranteeScenario(EstimatorKind::kTwiceNPlusM),
-               "RESERVOIR BUG: guarantee-violation: kmalloc_reserve\\(32\\) failed "
+               "RESERVOIR BUG: guarantee-violation: [a-z0-9_./-]+\nRESERVOIR DETAIL: kmalloc_reserve\\(32\\) failed "
                "for reserve 'user' .*estimator 2n\\+m");
 }
 
 TEST_F(EstimatorGuaranteeDeathTest, Pow2NPlusMViolatesTheGuarantee) {
   EXPECT_DEATH(GuaranteeScenario(EstimatorKind::kPow2NPlusM),
-               "RESERVOIR BUG: guarantee-violation: .*estimator pow2");
+               "RESERVOIR BUG: guarantee-violation: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*estimator pow2");
 }
 
 TEST(EstimatorGuaranteeTest, ExactKeepsTheGuarantee) {

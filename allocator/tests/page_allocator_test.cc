@@ -1028,34 +1028,34 @@ TEST_F(PageMisuseDeathTest, DoubleFree) {
   const Pfn other = model_.AllocPages(0, KernelCtx());
   (void)other;
   model_.FreePages(pfn, 0);
-  EXPECT_DEATH(model_.FreePages(pfn, 0), "RESERVOIR BUG: double-free: .*already free");
+  EXPECT_DEATH(model_.FreePages(pfn, 0), "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*already free");
 }
 
 TEST_F(PageMisuseDeathTest, DoubleFreeAfterMerge) {
   const Pfn pfn = model_.AllocPages(1, KernelCtx());
   model_.FreePages(pfn, 1);  // merged back into a max-order block
-  EXPECT_DEATH(model_.FreePages(pfn, 1), "RESERVOIR BUG: double-free: ");
-  EXPECT_DEATH(model_.FreePages(pfn + 1, 0), "RESERVOIR BUG: double-free: ");
+  EXPECT_DEATH(model_.FreePages(pfn, 1), "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: ");
+  EXPECT_DEATH(model_.FreePages(pfn + 1, 0), "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: ");
 }
 
 TEST_F(PageMisuseDeathTest, NeverAllocatedPageIsAlreadyFree) {
-  EXPECT_DEATH(model_.FreePages(20, 0), "RESERVOIR BUG: double-free: ");
+  EXPECT_DEATH(model_.FreePages(20, 0), "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: ");
 }
 
 TEST_F(PageMisuseDeathTest, WrongOrder) {
   const Pfn pfn = model_.AllocPages(2, KernelCtx());
   EXPECT_DEATH(model_.FreePages(pfn, 1),
-               "RESERVOIR BUG: invalid-free: .*allocated with order 2");
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*allocated with order 2");
 }
 
 TEST_F(PageMisuseDeathTest, InteriorPage) {
   const Pfn pfn = model_.AllocPages(2, KernelCtx());
   EXPECT_DEATH(model_.FreePages(pfn + 1, 0),
-               "RESERVOIR BUG: invalid-free: .*not the head");
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*not the head");
 }
 
 TEST_F(PageMisuseDeathTest, OutsideTheArena) {
-  EXPECT_DEATH(model_.FreePages(32, 0), "RESERVOIR BUG: invalid-free: .*outside the arena");
+  EXPECT_DEATH(model_.FreePages(32, 0), "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*outside the arena");
 }
 
 TEST_F(PageMisuseDeathTest, SlabPageFreedAsPages) {
@@ -1063,13 +1063,13 @@ TEST_F(PageMisuseDeathTest, SlabPageFreedAsPages) {
   const Pfn head = test::SlabHeadOf(model_, object);
   ASSERT_NE(head, kNoPfn);
   EXPECT_DEATH(model_.FreePages(head, model_.pages().frame(head).order),
-               "RESERVOIR BUG: invalid-free: .*belongs to a slab");
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*belongs to a slab");
 }
 
 TEST_F(PageMisuseDeathTest, LargeKmallocFreedAsPages) {
   void* object = model_.Kmalloc(9000, KernelCtx());  // order 2
   const Pfn pfn = model_.pages().AddressToPfn(object);
-  EXPECT_DEATH(model_.FreePages(pfn, 2), "RESERVOIR BUG: invalid-free: .*belongs to kmalloc");
+  EXPECT_DEATH(model_.FreePages(pfn, 2), "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*belongs to kmalloc");
 }
 
 }  // namespace

@@ -44,13 +44,13 @@ TEST_F(ReportDeathTest, ReserveLeakLiveObject) {
   void* object = model_.Kmalloc(64, KernelCtx());
   ASSERT_NE(object, nullptr);
   EXPECT_DEATH(model_.CheckPristine(),
-               "RESERVOIR BUG: reserve-leak: 1 slab objects are still live");
+               "RESERVOIR BUG: reserve-leak: [a-z0-9_./-]+\nRESERVOIR DETAIL: 1 slab objects are still live");
 }
 
 TEST_F(ReportDeathTest, ReserveLeakPage) {
   ASSERT_NE(model_.AllocPages(1, KernelCtx()), kNoPfn);
   EXPECT_DEATH(model_.CheckPristine(),
-               "RESERVOIR BUG: reserve-leak: after everything was freed, zone "
+               "RESERVOIR BUG: reserve-leak: [a-z0-9_./-]+\nRESERVOIR DETAIL: after everything was freed, zone "
                "Normal has 2 of 512 pages still allocated");
 }
 
@@ -58,10 +58,10 @@ TEST_F(ReportDeathTest, ReserveLeakChargeAndStrictReserve) {
   const ReserveId node = model_.reserves().Create("leaky", kRootReserve);
   ASSERT_EQ(model_.reserves().PagesSet(node, 2), ReserveStatus::kOk);
   EXPECT_DEATH(model_.CheckPristine(),
-               "RESERVOIR BUG: reserve-leak: the strict reserve still holds 2 pages");
+               "RESERVOIR BUG: reserve-leak: [a-z0-9_./-]+\nRESERVOIR DETAIL: the strict reserve still holds 2 pages");
   ASSERT_EQ(model_.reserves().TryCharge(node, 100, "test").status, ReserveStatus::kOk);
   EXPECT_DEATH(model_.CheckPristine(),
-               "RESERVOIR BUG: reserve-leak: reserve 'root' still has 100 bytes charged");
+               "RESERVOIR BUG: reserve-leak: [a-z0-9_./-]+\nRESERVOIR DETAIL: reserve 'root' still has 100 bytes charged");
 }
 
 // ---------------------------------------------------------------------------
@@ -77,7 +77,7 @@ TEST_F(ReportDeathTest, SlabMixing) {
   // Entitled: allowed.
   EXPECT_NE(model_.slab().TakeFromActiveSlabForTesting(cache, MemallocCtx(0)), nullptr);
   EXPECT_DEATH(model_.slab().TakeFromActiveSlabForTesting(cache, KernelCtx(0)),
-               "RESERVOIR BUG: slab-mixing: cache kmalloc-32: an object of reserve "
+               "RESERVOIR BUG: slab-mixing: [a-z0-9_./-]+\nRESERVOIR DETAIL: cache kmalloc-32: an object of reserve "
                "slab pfn [0-9]+ went to a caller without reserve access");
 }
 
@@ -89,7 +89,7 @@ TEST_F(ReportDeathTest, AccountingImbalanceCorruptUsage) {
   ASSERT_EQ(model_.reserves().PagesSet(node, 1), ReserveStatus::kOk);
   model_.reserves().CorruptUsageForTesting(node, 8);
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: accounting-imbalance: reserve '(root|r)': pages 1 ");
+               "RESERVOIR BUG: accounting-imbalance: [a-z0-9_./-]+\nRESERVOIR DETAIL: reserve '(root|r)': pages 1 ");
 }
 
 TEST_F(ReportDeathTest, AccountingImbalanceUnchargeMoreThanCharged) {
@@ -97,17 +97,17 @@ TEST_F(ReportDeathTest, AccountingImbalanceUnchargeMoreThanCharged) {
   ASSERT_EQ(model_.reserves().PagesSet(node, 1), ReserveStatus::kOk);
   ASSERT_EQ(model_.reserves().TryCharge(node, 96, "test").status, ReserveStatus::kOk);
   EXPECT_DEATH(model_.reserves().Uncharge(node, 128),
-               "RESERVOIR BUG: accounting-imbalance: uncharge of 128 bytes from "
+               "RESERVOIR BUG: accounting-imbalance: [a-z0-9_./-]+\nRESERVOIR DETAIL: uncharge of 128 bytes from "
                "reserve 'r' which has only 96 bytes charged");
   EXPECT_DEATH(model_.reserves().Uncharge(40, 1),
-               "RESERVOIR BUG: accounting-imbalance: uncharge of 1 bytes from "
+               "RESERVOIR BUG: accounting-imbalance: [a-z0-9_./-]+\nRESERVOIR DETAIL: uncharge of 1 bytes from "
                "reserve #40 which does not exist");
 }
 
 TEST_F(ReportDeathTest, AccountingImbalanceStrictReserveBehindTheTreesBack) {
   ASSERT_TRUE(model_.pages().SetStrictReserve(5));
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: accounting-imbalance: the root reserve holds 0 "
+               "RESERVOIR BUG: accounting-imbalance: [a-z0-9_./-]+\nRESERVOIR DETAIL: the root reserve holds 0 "
                "pages but the strict reserve is 5");
 }
 
@@ -129,7 +129,7 @@ TEST_F(ReportDeathTest, GuaranteeViolation) {
   ASSERT_TRUE(model.KmallocReserve(8, MemallocCtx(), node).emergency);
   ASSERT_TRUE(model.KmallocReserve(16, MemallocCtx(), node).emergency);
   EXPECT_DEATH(model.KmallocReserve(32, MemallocCtx(), node),
-               "RESERVOIR BUG: guarantee-violation: kmalloc_reserve\\(32\\) failed "
+               "RESERVOIR BUG: guarantee-violation: [a-z0-9_./-]+\nRESERVOIR DETAIL: kmalloc_reserve\\(32\\) failed "
                "for reserve 'net' within its limit");
 }
 
@@ -143,7 +143,7 @@ TEST_F(ReportDeathTest, WatermarkBreach) {
   const int64_t free = static_cast<int64_t>(model_.pages().free_pages());
   model_.pages().CorruptFreeCountForTesting(kZoneNormal, 5 - free);
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: watermark-breach: zone Normal: 5 free \\+ 0 reserve "
+               "RESERVOIR BUG: watermark-breach: [a-z0-9_./-]+\nRESERVOIR DETAIL: zone Normal: 5 free \\+ 0 reserve "
                "pages in use < strict reserve 10");
 }
 
@@ -154,7 +154,7 @@ TEST_F(ReportDeathTest, BuddyCorruption) {
   ASSERT_EQ(model_.AllocPages(0, KernelCtx()), 0u);  // order-0 list: {1}
   model_.pages().CorruptFreeListForTesting(kZoneNormal, 0);
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: buddy-corruption: zone Normal order 0: nr_free says "
+               "RESERVOIR BUG: buddy-corruption: [a-z0-9_./-]+\nRESERVOIR DETAIL: zone Normal order 0: nr_free says "
                "2 blocks but the list has 1");
 }
 
@@ -166,13 +166,13 @@ TEST_F(ReportDeathTest, SlabCorruption) {
   const Pfn head = SlabHeadOf(model_, object);
   model_.slab().CorruptInuseForTesting(head, 1);
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: slab-corruption: cache kmalloc-64 slab pfn [0-9]+: "
+               "RESERVOIR BUG: slab-corruption: [a-z0-9_./-]+\nRESERVOIR DETAIL: cache kmalloc-64 slab pfn [0-9]+: "
                "inuse 2 but 1 objects are handed out");
   // The cheap audit (no bitmap count) sees a count out of range on the next
   // operation on that slab.
   model_.slab().CorruptInuseForTesting(head, 100);
   EXPECT_DEATH(model_.Kmalloc(64, KernelCtx()),
-               "RESERVOIR BUG: slab-corruption: cache kmalloc-64 slab pfn "
+               "RESERVOIR BUG: slab-corruption: [a-z0-9_./-]+\nRESERVOIR DETAIL: cache kmalloc-64 slab pfn "
                "[0-9]+: inuse 10[0-9] of 64 objects");
 }
 
@@ -183,7 +183,7 @@ TEST_F(ReportDeathTest, StalePfmemallocOnAPage) {
   const Pfn pfn = model_.AllocPages(0, KernelCtx());
   model_.pages().SetTagForTesting(pfn);
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: stale-pfmemalloc: allocated pfn [0-9]+ order 0 is "
+               "RESERVOIR BUG: stale-pfmemalloc: [a-z0-9_./-]+\nRESERVOIR DETAIL: allocated pfn [0-9]+ order 0 is "
                "tagged pfmemalloc but was not allocated through NO_WATERMARKS");
 }
 
@@ -191,7 +191,7 @@ TEST_F(ReportDeathTest, StalePfmemallocSlabAndPageDisagree) {
   void* object = model_.Kmalloc(64, KernelCtx());
   model_.slab().TagSlabForTesting(SlabHeadOf(model_, object));
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: stale-pfmemalloc: cache kmalloc-64 slab pfn [0-9]+: "
+               "RESERVOIR BUG: stale-pfmemalloc: [a-z0-9_./-]+\nRESERVOIR DETAIL: cache kmalloc-64 slab pfn [0-9]+: "
                "slab tag 1 but page tag 0");
 }
 
@@ -200,17 +200,17 @@ TEST_F(ReportDeathTest, StalePfmemallocSlabAndPageDisagree) {
 
 TEST_F(ReportDeathTest, InvalidFreeWrongOrder) {
   const Pfn pfn = model_.AllocPages(2, KernelCtx());
-  EXPECT_DEATH(model_.FreePages(pfn, 3), "RESERVOIR BUG: invalid-free: ");
+  EXPECT_DEATH(model_.FreePages(pfn, 3), "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: ");
 }
 
 TEST_F(ReportDeathTest, InvalidFreeInteriorPointer) {
   uint8_t* object = static_cast<uint8_t*>(model_.Kmalloc(64, KernelCtx()));
   EXPECT_DEATH(model_.Kfree(object + 8),
-               "RESERVOIR BUG: invalid-free: kfree\\(0x[0-9a-f]+\\): interior pointer "
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kfree\\(0x[0-9a-f]+\\): interior pointer "
                "into kmalloc-64 \\(offset 8, object size 64\\)");
   uint8_t* large = static_cast<uint8_t*>(model_.Kmalloc(10000, KernelCtx()));
   EXPECT_DEATH(model_.Kfree(large + kPageSize),
-               "RESERVOIR BUG: invalid-free: kfree\\(0x[0-9a-f]+\\): interior pointer "
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kfree\\(0x[0-9a-f]+\\): interior pointer "
                "into a large kmalloc block");
 }
 
@@ -219,27 +219,27 @@ TEST_F(ReportDeathTest, InvalidFreeWrongCache) {
   KmemCache* b = model_.KmemCacheCreate("cache-b", 64, 8);
   void* object = model_.KmemCacheAlloc(b, KernelCtx());
   EXPECT_DEATH(model_.KmemCacheFree(a, object),
-               "RESERVOIR BUG: invalid-free: kmem_cache_free\\(cache-a, 0x[0-9a-f]+\\): "
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kmem_cache_free\\(cache-a, 0x[0-9a-f]+\\): "
                "the object belongs to cache cache-b");
   void* kmalloced = model_.Kmalloc(64, KernelCtx());
   EXPECT_DEATH(model_.KmemCacheFree(a, kmalloced),
-               "RESERVOIR BUG: invalid-free: .*belongs to cache kmalloc-64");
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: .*belongs to cache kmalloc-64");
 }
 
 TEST_F(ReportDeathTest, InvalidFreeNotAModelAddress) {
   static uint64_t not_ours[8];
   EXPECT_DEATH(model_.Kfree(not_ours),
-               "RESERVOIR BUG: invalid-free: kfree\\(0x[0-9a-f]+\\): not a model address");
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kfree\\(0x[0-9a-f]+\\): not a model address");
   KmemCache* cache = model_.KmemCacheCreate("c", 64, 8);
   EXPECT_DEATH(model_.KmemCacheFree(cache, not_ours),
-               "RESERVOIR BUG: invalid-free: kmem_cache_free\\(0x[0-9a-f]+\\): not a "
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kmem_cache_free\\(0x[0-9a-f]+\\): not a "
                "model address");
 }
 
 TEST_F(ReportDeathTest, InvalidFreeKfreeOfPages) {
   const Pfn pfn = model_.AllocPages(0, KernelCtx());
   EXPECT_DEATH(model_.Kfree(model_.pages().PageAddress(pfn)),
-               "RESERVOIR BUG: invalid-free: kfree\\(0x[0-9a-f]+\\): the block at pfn "
+               "RESERVOIR BUG: invalid-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kfree\\(0x[0-9a-f]+\\): the block at pfn "
                "[0-9]+ came from alloc_pages, not kmalloc");
 }
 
@@ -250,7 +250,7 @@ TEST_F(ReportDeathTest, DoubleFreePages) {
   const Pfn pfn = model_.AllocPages(0, KernelCtx());
   model_.FreePages(pfn, 0);
   EXPECT_DEATH(model_.FreePages(pfn, 0),
-               "RESERVOIR BUG: double-free: free_pages of pfn [0-9]+ order 0: the "
+               "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: free_pages of pfn [0-9]+ order 0: the "
                "page is already free");
 }
 
@@ -260,7 +260,7 @@ TEST_F(ReportDeathTest, DoubleFreeKmalloc) {
   ASSERT_NE(other, nullptr);
   model_.Kfree(object);
   EXPECT_DEATH(model_.Kfree(object),
-               "RESERVOIR BUG: double-free: kfree\\(0x[0-9a-f]+\\): object 0 of a "
+               "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kfree\\(0x[0-9a-f]+\\): object 0 of a "
                "kmalloc-64 slab is already free");
 }
 
@@ -269,7 +269,7 @@ TEST_F(ReportDeathTest, DoubleFreeCacheObject) {
   void* object = model_.KmemCacheAlloc(cache, KernelCtx());
   model_.KmemCacheFree(cache, object);
   EXPECT_DEATH(model_.KmemCacheFree(cache, object),
-               "RESERVOIR BUG: double-free: kmem_cache_free\\(0x[0-9a-f]+\\): object 0 "
+               "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kmem_cache_free\\(0x[0-9a-f]+\\): object 0 "
                "of a objs slab is already free");
 }
 
@@ -278,14 +278,14 @@ TEST_F(ReportDeathTest, DoubleFreeAfterTheSlabIsGone) {
   model_.Kfree(object);
   model_.slab().ShrinkAll();  // the empty slab goes back to the page allocator
   EXPECT_DEATH(model_.Kfree(object),
-               "RESERVOIR BUG: double-free: kfree\\(0x[0-9a-f]+\\): the memory is not "
+               "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: kfree\\(0x[0-9a-f]+\\): the memory is not "
                "allocated");
 }
 
 TEST_F(ReportDeathTest, DoubleFreeLargeKmalloc) {
   void* object = model_.Kmalloc(10000, KernelCtx());
   model_.Kfree(object);
-  EXPECT_DEATH(model_.Kfree(object), "RESERVOIR BUG: double-free: ");
+  EXPECT_DEATH(model_.Kfree(object), "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: ");
 }
 
 // ---------------------------------------------------------------------------
@@ -294,7 +294,7 @@ TEST_F(ReportDeathTest, DoubleFreeLargeKmalloc) {
 TEST_F(ReportDeathTest, PageConservationMoreFreeThanManaged) {
   model_.pages().CorruptFreeCountForTesting(kZoneNormal, 1);
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: page-conservation: zone Normal has 513 free pages "
+               "RESERVOIR BUG: page-conservation: [a-z0-9_./-]+\nRESERVOIR DETAIL: zone Normal has 513 free pages "
                "of 512 managed");
 }
 
@@ -302,7 +302,7 @@ TEST_F(ReportDeathTest, PageConservationCountDisagreesWithBlocks) {
   ASSERT_NE(model_.AllocPages(3, KernelCtx()), kNoPfn);
   model_.pages().CorruptFreeCountForTesting(kZoneNormal, 1);
   EXPECT_DEATH(model_.AuditFull(),
-               "RESERVOIR BUG: page-conservation: zone Normal: free_pages 505 but the "
+               "RESERVOIR BUG: page-conservation: [a-z0-9_./-]+\nRESERVOIR DETAIL: zone Normal: free_pages 505 but the "
                "free blocks hold 504 pages");
 }
 
@@ -346,15 +346,15 @@ TEST_F(ReportDeathTest, ProviderSectionsArePrintedInOrder) {
   const Pfn pfn = model_.AllocPages(0, KernelCtx());
   model_.FreePages(pfn, 0);
   EXPECT_DEATH(model_.FreePages(pfn, 0),
-               "RESERVOIR BUG: double-free: [^\n]*\n== section one ==\n== section two "
+               "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: [^\n]*\n== section one ==\n== section two "
                "==\nEND OF RESERVOIR BUG REPORT");
   UnregisterReportProvider(PrintSection, g_first_label);
   EXPECT_DEATH(model_.FreePages(pfn, 0),
-               "RESERVOIR BUG: double-free: [^\n]*\n== section two ==\nEND OF "
+               "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: [^\n]*\n== section two ==\nEND OF "
                "RESERVOIR BUG REPORT");
   UnregisterReportProvider(PrintSection, g_second_label);
   EXPECT_DEATH(model_.FreePages(pfn, 0),
-               "RESERVOIR BUG: double-free: [^\n]*\nEND OF RESERVOIR BUG REPORT");
+               "RESERVOIR BUG: double-free: [a-z0-9_./-]+\nRESERVOIR DETAIL: [^\n]*\nEND OF RESERVOIR BUG REPORT");
 }
 
 TEST(ReportProviderTest, TableHoldsAtMostEight) {
@@ -372,11 +372,13 @@ TEST(ReportProviderTest, TableHoldsAtMostEight) {
 
 struct Reported {
   BugClass bug_class;
+  std::string place;
   std::string line;
 };
 
-[[noreturn]] void ThrowReport(BugClass bug_class, const char* line) {
-  throw Reported{bug_class, line};
+[[noreturn]] void ThrowReport(BugClass bug_class, const char* place,
+                              const char* line) {
+  throw Reported{bug_class, place, line};
 }
 
 TEST(ReportHandlerTest, HandlerSeesClassAndStableLine) {
@@ -390,7 +392,10 @@ TEST(ReportHandlerTest, HandlerSeesClassAndStableLine) {
   } catch (const Reported& report) {
     reported = true;
     EXPECT_EQ(report.bug_class, BugClass::kDoubleFree);
-    EXPECT_EQ(report.line.rfind("RESERVOIR BUG: double-free: free_pages of pfn ", 0), 0u)
+    EXPECT_EQ(report.place, "page.free_already_free");
+    EXPECT_EQ(report.line.rfind("RESERVOIR BUG: double-free: page.free_already_free\n"
+                                "RESERVOIR DETAIL: free_pages of pfn ", 0),
+              0u)
         << report.line;
   }
   SetReportHandlerForTesting(nullptr);

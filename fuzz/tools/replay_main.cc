@@ -40,7 +40,9 @@ void Usage(FILE* out) {
       "  --target NAME  decode binary inputs as this target (default: the\n"
       "                 target named by a directory in the path)\n"
       "  --print        print each decoded program in text form\n"
-      "  --trace        print each operation and its result\n"
+      "  --trace        print each operation and its result, then the zones'\n"
+      "                 free pages, watermarks and strict reserve and the\n"
+      "                 reserve nodes (lines starting \"   @\")\n"
       "  --list-targets print the targets and exit\n\n"
       "Exit status: 0 clean; a finding aborts with its report; 2 bad usage.\n",
       kProg);

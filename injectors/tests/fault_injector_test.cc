@@ -261,8 +261,8 @@ TEST(FaultInjectorDeathTest, EveryBugReportCarriesTheSection) {
   EXPECT_TRUE(injector.report_section_registered());
   injector.ShouldFail(PageCall(2));
   EXPECT_DEATH(
-      ReportBug(BugClass::kReserveLeak, "test"),
-      "RESERVOIR BUG: reserve-leak: test\n"
+      ReportBug(BugClass::kReserveLeak, "test.injector_section", "test"),
+      "RESERVOIR BUG: reserve-leak: [a-z0-9_./-]+\nRESERVOIR DETAIL: test\n"
       "(.|\n)*injected: fail_page_alloc call 1 \\(context call 1, random\\)"
       "(.|\n)*fault config: seed=3;fail-nth=0;fail_page_alloc=1,100,0,-1;");
 }
@@ -270,8 +270,8 @@ TEST(FaultInjectorDeathTest, EveryBugReportCarriesTheSection) {
 TEST(FaultInjectorDeathTest, ADestroyedInjectorLeavesNoSection) {
   { FaultInjector gone(Config("seed=12345")); }
   EXPECT_DEATH(
-      ReportBug(BugClass::kReserveLeak, "after"),
-      "RESERVOIR BUG: reserve-leak: after\nEND OF RESERVOIR BUG REPORT");
+      ReportBug(BugClass::kReserveLeak, "test.no_section", "after"),
+      "RESERVOIR BUG: reserve-leak: [a-z0-9_./-]+\nRESERVOIR DETAIL: after\nEND OF RESERVOIR BUG REPORT");
 }
 
 }  // namespace

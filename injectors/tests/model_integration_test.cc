@@ -23,7 +23,8 @@ struct BugReported {
   std::string line;
 };
 
-[[noreturn]] void ThrowReport(BugClass bug_class, const char* line) {
+[[noreturn]] void ThrowReport(BugClass bug_class, const char* /*place*/,
+                              const char* line) {
   throw BugReported{bug_class, line};
 }
 
@@ -236,7 +237,7 @@ TEST(ModelIntegrationTest, LeakyUserIsCaughtWhenItsAllocationFails) {
   const std::string report = RunLeakyUser(&injector);
   // The leak shows on the user's node and on every ancestor; the model
   // names the first it finds.
-  EXPECT_NE(report.find("RESERVOIR BUG: reserve-leak: reserve '"),
+  EXPECT_NE(report.find("RESERVOIR DETAIL: reserve '"),
             std::string::npos)
       << report;
   EXPECT_NE(report.find("' still has 128 bytes charged"), std::string::npos)
@@ -285,7 +286,8 @@ TEST(ModelIntegrationDeathTest,
         FaultInjector injector(*config);
         RunLeakyUser(&injector);
       },
-      "RESERVOIR BUG: reserve-leak: reserve '[a-z]+' still has 128 bytes "
+      "RESERVOIR BUG: reserve-leak: model.pristine_reserve_usage\n"
+      "RESERVOIR DETAIL: reserve '[a-z]+' still has 128 bytes "
       "charged"
       "(.|\n)*injected: failslab call 1 \\(context call 2, fail-nth\\)"
       "(.|\n)*fault config: seed=5;fail-nth=2;fail_page_alloc=1,0,0,1;"

@@ -26,7 +26,7 @@ struct PageFrame {
   Pfn prev = kNoPfn;
   uint8_t order = 0;   // order of the block this page heads
   uint8_t flags = 0;   // PageFlag bits (valid on heads)
-  uint8_t reserved = 0;  // the last tag, kept for one plant only
+  uint8_t reserved = 0;  // the tag when last freed (the audit names it)
   uint8_t unused = 0;
   uint32_t owner = 0;  // slab: cache id + 1; large kmalloc: kLargeKmallocOwner
 };

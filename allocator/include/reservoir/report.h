@@ -1,10 +1,19 @@
-// The closed set of bugs the model can report. Every report starts with one
-// stable, greppable line
-//     RESERVOIR BUG: <class>: <detail>
+// The closed set of bugs the model can report. Every report starts with two
+// stable, greppable lines
+//     RESERVOIR BUG: <class>: <place>
+//     RESERVOIR DETAIL: <detail>
 // followed by the sections of every registered context provider (fault
-// injection log, the program being run, ...), then aborts so that fuzzing
-// engines see a crash. Expected failures (out of memory, limit reached)
-// never come here: they return an error value.
+// injection log, the program being run, ...) and the line
+//     END OF RESERVOIR BUG REPORT
+// then aborts so that fuzzing engines see a crash. Expected failures (out
+// of memory, limit reached) never come here: they return an error value.
+//
+// <place> names the check that failed, never a number from the input:
+// <component>.<check> in [a-z0-9_.-], optionally followed by /<path>, the
+// allocator path that broke the invariant (slab.take_object/node-partial).
+// Two checks never share a place, so class + place tell bugs apart; the
+// numbers (pfns, sizes, CPUs, counts) go into <detail>. Crash triage keys
+// crashes on it (triage/, docs/TRIAGE.md "Signature").
 #pragma once
 
 #include <cstdio>
@@ -39,9 +48,17 @@ const char* BugClassName(BugClass bug_class);
 // Parses a stable name back; returns false for an unknown name.
 bool ParseBugClass(const char* name, BugClass* out);
 
-// Prints the report and aborts. `format` is printf-style detail.
-[[noreturn]] void ReportBug(BugClass bug_class, const char* format, ...)
-    __attribute__((format(printf, 2, 3)));
+// True when `place` is a well-formed place: <component>.<check> (lower case
+// letters, digits, '_', '-', at least one '.'), then optionally one
+// '/<path>' of the same letters.
+bool IsValidBugPlace(const char* place);
+
+// Prints the report and aborts. `place` is the stable place of the check
+// (see above; an invalid one is printed as "report.invalid_place"), `format` the
+// printf-style detail.
+[[noreturn]] void ReportBug(BugClass bug_class, const char* place,
+                            const char* format, ...)
+    __attribute__((format(printf, 3, 4)));
 
 // A context provider prints one section of every report (after the first
 // line). Providers are called in registration order; at most
@@ -54,8 +71,12 @@ bool RegisterReportProvider(ReportProvider provider, void* arg);
 void UnregisterReportProvider(ReportProvider provider, void* arg);
 
 // Test-only: instead of aborting, ReportBug calls `handler` (which must not
-// return normally; a test throws or longjmps from it). Null restores abort.
-using ReportHandlerForTesting = void (*)(BugClass bug_class, const char* line);
+// return normally; a test throws or longjmps from it) with the class, the
+// place and the report's first two lines
+//     "RESERVOIR BUG: <class>: <place>\nRESERVOIR DETAIL: <detail>".
+// Null restores abort.
+using ReportHandlerForTesting = void (*)(BugClass bug_class, const char* place,
+                                         const char* report);
 void SetReportHandlerForTesting(ReportHandlerForTesting handler);
 
 }  // namespace reservoir

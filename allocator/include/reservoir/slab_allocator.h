@@ -25,7 +25,19 @@ struct SlabAllocInfo {
   bool from_reserve = false;  // the object sits on reserve (pfmemalloc) memory
   bool new_reserve_slab = false;  // a new reserve slab had to be made
   bool injected = false;    // a fault was injected on the way
+  // The path the object came by (a kSlabPath* name), null for none.
+  const char* path = nullptr;
 };
+
+// The allocation paths of SlabAllocOnce, as named in report places
+// (slab.take_object/<path>) and by SlabAllocator::last_alloc_path().
+inline constexpr const char* kSlabPathCpuFreelist = "cpu-freelist";
+inline constexpr const char* kSlabPathRemoteFrees = "remote-frees";
+inline constexpr const char* kSlabPathCpuPartial = "cpu-partial";
+inline constexpr const char* kSlabPathNodePartial = "node-partial";
+inline constexpr const char* kSlabPathNewSlab = "new-slab";
+inline constexpr const char* kSlabPathLargeKmalloc = "large-kmalloc";
+inline constexpr const char* kSlabPathTesting = "testing";
 
 class SlabAllocator {
  public:
@@ -75,6 +87,10 @@ class SlabAllocator {
   void set_audit_level(AuditLevel level) { audit_ = level; }
 
   const Slab& slab(Pfn pfn) const { return slabs_[pfn]; }
+  // The path (a kSlabPath* name) of the last successful Kmalloc or
+  // CacheAlloc, for an oracle outside that names it in its report; null
+  // when the last call failed before taking an object.
+  const char* last_alloc_path() const { return last_alloc_path_; }
   uint64_t nr_slabs() const;
   uint64_t live_objects() const;
   SlabPolicy policy() const { return policy_; }
@@ -102,9 +118,11 @@ class SlabAllocator {
   void* SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
                       bool reserve_ok, const char* call_site,
                       size_t alloc_size, SlabAllocInfo* info);
+  // `path` (a kSlabPath* name) says how the object reached the CPU
+  // freelist; a broken check names it in its report place.
   void* TakeFromCpuFreelist(KmemCache* cache, int cpu, bool reserve_ok,
                             const AllocContext& ctx, size_t alloc_size,
-                            SlabAllocInfo* info);
+                            SlabAllocInfo* info, const char* path);
   bool PfmemallocMatch(const Slab& slab, bool reserve_ok) const {
     return !slab.pfmemalloc || reserve_ok;
   }
@@ -143,6 +161,7 @@ class SlabAllocator {
   AuditLevel audit_;
   int nr_cpus_;
   int max_order_;
+  const char* last_alloc_path_ = nullptr;
   KmemCache caches_[kMaxCaches];
   uint32_t generations_[kMaxCaches] = {};
   Slab* slabs_ = nullptr;  // indexed by head pfn; valid where PageSlab

@@ -2,6 +2,7 @@
 #include "reservoir/exec/executor.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <variant>
@@ -123,13 +124,31 @@ struct Executor::State {
     return static_cast<int>(std::min<uint32_t>(order, api->max_order()));
   }
 
-  void CheckLedger() const { ledger.Check(*api, reserves); }
+  // The ledger's report names the operation after which it disagreed (or
+  // teardown), so that bugs in different operations get different places.
+  void CheckLedger() const {
+    const char* when = "teardown";
+    if (running && program != nullptr && op_index < program->ops.size()) {
+      when = program::OpName(program::KindOf(program->ops[op_index]));
+    }
+    ledger.Check(*api, reserves, when);
+  }
 
   // No request without reserve access may get reserve memory.
   void CheckNoReserveMemory(const void* object, const char* what,
                             const AllocContext& ctx) const {
     if (object != nullptr && api->OnReserveMemory(object)) {
-      ReportBug(BugClass::kSlabMixing, "executor: %s for a request without "
+      // The place names the slab path the object came by when the model
+      // knows it (one bug, one place, whichever call reached it), else the
+      // call.
+      const bool slab_call = std::strcmp(what, "alloc_pages") != 0 &&
+                             std::strcmp(what, "alloc_pages_reserve") != 0 &&
+                             std::strcmp(what, "pressure") != 0;
+      const char* path = slab_call ? api->LastSlabAllocPath() : nullptr;
+      char place[80];
+      std::snprintf(place, sizeof(place), "exec.reserve_memory_unentitled/%s",
+                    path != nullptr ? path : what);
+      ReportBug(BugClass::kSlabMixing, place, "executor: %s for a request without "
                 "reserve access (gfp %#x, pf_memalloc %d, softirq %d, cpu %u) "
                 "returned reserve memory", what, ctx.gfp, pf_memalloc,
                 in_softirq, ctx.cpu);
@@ -431,7 +450,7 @@ class Executor::Runner {
     }
     // The wrapper's first attempt forbids reserves (__GFP_NOMEMALLOC).
     if (grant.charged != 0) {
-      ReportBug(BugClass::kAccountingImbalance, "executor: %s charged %llu "
+      ReportBug(BugClass::kAccountingImbalance, "exec.charge_without_reserve", "executor: %s charged %llu "
                 "bytes for an allocation it did not take from the reserve",
                 what, static_cast<unsigned long long>(grant.charged));
     }
@@ -521,6 +540,30 @@ void Executor::Teardown() {
   api.CheckPristine();  // runs the full audit first
 }
 
+// After each traced operation: the zones' levels and every live reserve
+// node, by its index in the reserves list (what a reserve# argument names).
+// The line format is documented in docs/TRIAGE.md, "The trace".
+void Executor::TraceLevels() {
+  State& s = *state_;
+  FILE* out = s.options.trace;
+  s.api->TraceLevels(out, "   ");
+  for (size_t r = 0; r < s.reserves.size(); ++r) {
+    const ReserveView view = s.api->Reserve(s.reserves[r]);
+    if (!view.live) continue;
+    long long parent = -1;
+    for (size_t p = 0; p < s.reserves.size(); ++p) {
+      if (s.reserves[p] == view.parent) parent = static_cast<long long>(p);
+    }
+    std::fprintf(out,
+                 "   @reserve index=%zu parent=%lld pages=%llu limit=%llu "
+                 "usage=%llu\n",
+                 r, parent, static_cast<unsigned long long>(view.pages),
+                 static_cast<unsigned long long>(view.limit),
+                 static_cast<unsigned long long>(view.usage));
+  }
+  std::fflush(out);  // a finding aborts: keep every step before it
+}
+
 ExecStats Executor::RunOn(ModelApi& api, const Program& program,
                           const ExecOptions& options) {
   State& s = *state_;
@@ -554,6 +597,7 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
       std::fprintf(options.trace, "#%zu %s -> %s (injected so far: %llu)\n",
                    i, program::OpToText(program.ops[i]).c_str(), outcome,
                    static_cast<unsigned long long>(faults_.injected()));
+      TraceLevels();
     }
   }
   if (options.teardown) {

@@ -2,6 +2,7 @@
 #include "reservoir/exec/reservoir_model.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <iterator>
 
 #include "reservoir/program/header.h"
@@ -34,6 +35,23 @@ Grant FromModelGrant(const ReserveGrant& model_grant) {
 int StatusCode(ReserveStatus status) { return static_cast<int>(status); }
 
 }  // namespace
+
+void ReservoirModel::TraceLevels(FILE* out, const char* indent) const {
+  const PageAllocator& pages = model_.pages();
+  for (int z = 0; z < pages.nr_zones(); ++z) {
+    const Zone& zone = pages.zone(z);
+    std::fprintf(out,
+                 "%s@zone name=%s free=%llu min=%llu low=%llu high=%llu "
+                 "strict=%llu pfmemalloc=%llu\n",
+                 indent, ZoneName(z),
+                 static_cast<unsigned long long>(zone.free_pages),
+                 static_cast<unsigned long long>(zone.watermark[0]),
+                 static_cast<unsigned long long>(zone.watermark[1]),
+                 static_cast<unsigned long long>(zone.watermark[2]),
+                 static_cast<unsigned long long>(zone.pages_emerg),
+                 static_cast<unsigned long long>(zone.pfmemalloc_pages));
+  }
+}
 
 CacheHandle ReservoirModel::CacheCreate(const char* name, uint32_t size,
                                         uint32_t align) {
@@ -129,6 +147,10 @@ bool ReservoirModel::OnReserveMemory(const void* object) const {
   const PageFrame& frame = model_.pages().frame(head);
   if (frame.flags & kPageSlab) return model_.slab().slab(head).pfmemalloc;
   return frame.flags & kPagePfmemalloc;
+}
+
+const char* ReservoirModel::LastSlabAllocPath() const {
+  return model_.slab().last_alloc_path();
 }
 
 uint64_t ReservoirModel::InjectedFailures() const {

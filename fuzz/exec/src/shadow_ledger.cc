@@ -2,6 +2,7 @@
 #include "reservoir/exec/shadow_ledger.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "reservoir/report.h"
 
@@ -35,7 +36,8 @@ void ShadowLedger::Uncharged(ReserveHandle node, uint64_t bytes) {
 }
 
 void ShadowLedger::Check(const ModelApi& api,
-                         std::span<const ReserveHandle> live) const {
+                         std::span<const ReserveHandle> live,
+                         const char* when) const {
   // Each node's expected usage: its own charges plus those of every node
   // below it, summed by walking each node's path up once.
   uint64_t expected[kMaxNodes] = {};
@@ -50,13 +52,17 @@ void ShadowLedger::Check(const ModelApi& api,
     if (!Tracks(node)) continue;
     const ReserveView view = api.Reserve(node);
     if (!view.live || view.usage != expected[node]) {
-      ReportBug(BugClass::kAccountingImbalance, "executor: reserve #%u has "
+      char place[80];
+      std::snprintf(place, sizeof(place), "exec.ledger_usage/%s", when);
+      ReportBug(BugClass::kAccountingImbalance, place, "executor: reserve #%u has "
                 "usage %llu but the ledger of live charges says %llu", node,
                 static_cast<unsigned long long>(view.usage),
                 static_cast<unsigned long long>(expected[node]));
     }
     if (view.parent != parent_[node]) {
-      ReportBug(BugClass::kAccountingImbalance, "executor: reserve #%u has "
+      char place[80];
+      std::snprintf(place, sizeof(place), "exec.ledger_parent/%s", when);
+      ReportBug(BugClass::kAccountingImbalance, place, "executor: reserve #%u has "
                 "parent #%u but was last attached to #%u", node, view.parent,
                 parent_[node]);
     }

@@ -52,6 +52,7 @@ class Executor {
   struct State;
   class Runner;
   void Teardown();
+  void TraceLevels();
   static void ReportSection(FILE* out, void* self);
 
   ModelPool pool_;

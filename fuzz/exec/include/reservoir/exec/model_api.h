@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 
 #include "reservoir/config.h"
 #include "reservoir/fault_site.h"
@@ -89,6 +90,11 @@ class ModelApi {
   // True when `object` (or the page) lies on reserve memory: a slab built
   // on a pfmemalloc page, or a pfmemalloc page itself.
   virtual bool OnReserveMemory(const void* object) const = 0;
+  // The slab allocation path of the last kmalloc or cache allocation
+  // ("cpu-freelist", "node-partial", ...; see slab_allocator.h), which the
+  // oracle names in its report place; null when the implementation does
+  // not know.
+  virtual const char* LastSlabAllocPath() const { return nullptr; }
   // Injected failures so far (since Reset).
   virtual uint64_t InjectedFailures() const = 0;
   virtual void AuditFull() const = 0;
@@ -96,6 +102,13 @@ class ModelApi {
   virtual void SetAuditLevel(AuditLevel level) = 0;
   // Reports reserve-leak unless everything is back to its pristine state.
   virtual void CheckPristine() = 0;
+
+  // For traces: one line per zone, "@zone name=<zone> free=<pages>
+  // min=<pages> low=<pages> high=<pages> strict=<pages>
+  // pfmemalloc=<pages>", each preceded by `indent` and ended by a newline
+  // (docs/TRIAGE.md, "The trace"). An implementation without zones prints
+  // nothing.
+  virtual void TraceLevels(FILE* out, const char* indent) const {}
 };
 
 }  // namespace reservoir::exec

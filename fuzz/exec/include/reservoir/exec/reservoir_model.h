@@ -16,6 +16,7 @@ class ReservoirModel final : public ModelApi {
       : model_(config, capacity_pages) {}
 
   Model& model() { return model_; }
+  void TraceLevels(FILE* out, const char* indent) const override;
 
   const ModelConfig& config() const override { return model_.config(); }
   void SetFaultHook(FaultHook* hook) override { model_.SetFaultHook(hook); }
@@ -71,6 +72,7 @@ class ReservoirModel final : public ModelApi {
                         uint16_t cpu) override;
 
   bool OnReserveMemory(const void* object) const override;
+  const char* LastSlabAllocPath() const override;
   uint64_t InjectedFailures() const override;
   void AuditFull() const override { model_.AuditFull(); }
   void SetAuditLevel(AuditLevel level) override { model_.SetAuditLevel(level); }

@@ -27,7 +27,10 @@ class ShadowLedger {
 
   // Reports (and aborts) unless every live node's usage equals the charges
   // recorded against it and below it, and its parent is the expected one.
-  void Check(const ModelApi& api, std::span<const ReserveHandle> live) const;
+  // `when` names the operation kind just run ("kfree_reserve") or
+  // "teardown"; a report's place carries it (exec.ledger_usage/<when>).
+  void Check(const ModelApi& api, std::span<const ReserveHandle> live,
+             const char* when) const;
 
  private:
   uint64_t own_charges_[kMaxNodes] = {};
