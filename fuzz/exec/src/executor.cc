@@ -133,6 +133,9 @@ struct Executor::State {
     }
     ledger.Check(*api, reserves, when);
   }
+  void CheckLedgerAfter(const char* op_name) const {
+    ledger.Check(*api, reserves, op_name);
+  }
 
   // No request without reserve access may get reserve memory.
   void CheckNoReserveMemory(const void* object, const char* what,
@@ -504,17 +507,26 @@ void Executor::Teardown() {
   api.AuditFull();
   api.SetAuditLevel(AuditLevel::kCheap);
   // A fixed order, so that the same program always tears down the same way.
-  for (const GrantEntry& e : s.kmalloc_grants) api.KfreeReserve(e.grant, e.cpu);
-  for (const GrantEntry& e : s.cache_grants) {
-    api.CacheFreeReserve(e.cache, e.grant, e.cpu);
-  }
-  for (const GrantEntry& e : s.page_grants) api.FreePagesReserve(e.grant);
-  for (auto* grants : {&s.kmalloc_grants, &s.cache_grants, &s.page_grants}) {
+  // The ledger is checked after each kind of free, named like the
+  // operation that frees it, so a wrong uncharge has one report place
+  // whether the program freed the grant or the teardown did.
+  const auto uncharge_all = [&s](std::vector<GrantEntry>* grants) {
     for (const GrantEntry& e : *grants) {
       if (e.grant.emergency) s.ledger.Uncharged(e.grant.node, e.grant.charged);
     }
     grants->clear();
+  };
+  for (const GrantEntry& e : s.kmalloc_grants) api.KfreeReserve(e.grant, e.cpu);
+  uncharge_all(&s.kmalloc_grants);
+  s.CheckLedgerAfter("kfree_reserve");
+  for (const GrantEntry& e : s.cache_grants) {
+    api.CacheFreeReserve(e.cache, e.grant, e.cpu);
   }
+  uncharge_all(&s.cache_grants);
+  s.CheckLedgerAfter("cache_free_reserve");
+  for (const GrantEntry& e : s.page_grants) api.FreePagesReserve(e.grant);
+  uncharge_all(&s.page_grants);
+  s.CheckLedgerAfter("free_pages_reserve");
   for (const CacheObjectEntry& e : s.cache_objects) {
     api.CacheFree(e.cache, e.object, e.cpu);
   }
@@ -530,7 +542,7 @@ void Executor::Teardown() {
     s.ledger.Uncharged(e.node, e.bytes);
   }
   s.charges.clear();
-  s.CheckLedger();
+  s.CheckLedgerAfter("reserve_uncharge");
   // Release every reserve, newest first, then the caches.
   for (auto it = s.reserves.rbegin(); it != s.reserves.rend(); ++it) {
     api.ReservePagesSet(*it, 0);
