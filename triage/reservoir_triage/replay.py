@@ -144,10 +144,14 @@ class Replayer:
             env.setdefault("MSAN_SYMBOLIZER_PATH", symbolizer)
         return env
 
-    def run(self, path, target=None, extra=()):
-        """Replay the file `path` once; returns an Outcome."""
+    def run(self, path, target=None, extra=(), check_faults=True):
+        """Replay the file `path` once; returns an Outcome.
+
+        A crash after injected faults is replayed once more without them
+        (signature.sign_replayed) unless `check_faults` is False, so that a
+        crash the faults did not cause is not filed apart as ':fault'."""
         from .parse import parse_log
-        from .signature import sign
+        from .signature import sign, sign_replayed
         command = [self.binary]
         if target is not None:
             command += ["--target", target]
@@ -183,17 +187,24 @@ class Replayer:
         record = parse_log(log)
         if record is None and timed_out:
             record = _timeout_record(self.timeout)
-        signature = sign(record) if record is not None else None
+        if record is None:
+            signature = None
+        elif check_faults and record.fault_induced:
+            signature = sign_replayed(
+                record, lambda program: self.run_text(
+                    program, check_faults=False).log)
+        else:
+            signature = sign(record)
         return Outcome(log, status, timed_out, record, signature)
 
-    def run_text(self, text, extra=()):
+    def run_text(self, text, extra=(), check_faults=True):
         """Replay a text program given as a str (via a temporary file)."""
         fd, path = tempfile.mkstemp(prefix="reservoir-triage-",
                                     suffix=".txt")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
-            return self.run(path, None, extra)
+            return self.run(path, None, extra, check_faults)
         finally:
             os.unlink(path)
 
