@@ -316,7 +316,7 @@ class Executor::Runner {
   void operator()(const op::KmallocReserve& o) {
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
     const Grant grant = s_.api->KmallocReserve(o.size, ctx, Reserve(o.res));
-    if (!grant.ok()) return Failed();
+    if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "kmalloc_reserve");
     Scribble(grant.object, o.size);
     s_.kmalloc_grants.push_back({grant, kNoCache, ctx.cpu});
@@ -335,7 +335,7 @@ class Executor::Runner {
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
     const int order = s_.ClampOrder(o.order);
     const Grant grant = s_.api->AllocPagesReserve(order, ctx, Reserve(o.res));
-    if (!grant.ok()) return Failed();
+    if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "alloc_pages_reserve");
     ScribblePages(grant.page, grant.order);
     s_.page_grants.push_back({grant, kNoCache, ctx.cpu});
@@ -355,7 +355,7 @@ class Executor::Runner {
     const CacheHandle cache = s_.caches[o.cache % s_.caches.size()];
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
     const Grant grant = s_.api->CacheAllocReserve(cache, ctx, Reserve(o.res));
-    if (!grant.ok()) return Failed();
+    if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "cache_alloc_reserve");
     s_.cache_grants.push_back({grant, cache, ctx.cpu});
     AfterReserveChange();
@@ -422,6 +422,13 @@ class Executor::Runner {
   void Failed() {
     ++s_.stats.ops;
     ++s_.stats.alloc_failures;
+  }
+  // A reserve wrapper that fails must leave no charge behind (its error
+  // paths uncharge what they charged): the ledger is checked right there,
+  // so such a leak is reported at the failing operation, not at teardown.
+  void FailedGrant() {
+    Failed();
+    s_.CheckLedger();
   }
 
   // A refused reserve operation is expected; the ledger is checked anyway.
