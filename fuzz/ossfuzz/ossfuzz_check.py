@@ -273,25 +273,28 @@ def abseil_source(prefix):
 def tree_fingerprint(root):
     """git's view (status and the diff) plus every file's size and mtime,
     outside .git, build/ (the presets' trees, which concurrent tests write)
-    and __pycache__."""
-    digest = hashlib.sha256()
+    and __pycache__: {path: (size, mtime)}."""
+    state = {}
     for args in (["status", "--porcelain=v1", "--untracked-files=all"], ["diff", "HEAD"]):
         out = subprocess.run(["git", "-C", str(root)] + args, capture_output=True)
-        digest.update(out.stdout)
+        state["git " + args[0]] = hashlib.sha256(out.stdout).hexdigest()
     for directory, subdirs, files in os.walk(root):
         rel = os.path.relpath(directory, root)
         subdirs[:] = sorted(d for d in subdirs
                             if not (rel == "." and d in (".git", "build"))
                             and d != "__pycache__")
-        for name in sorted(files):
+        for name in files:
             path = os.path.join(directory, name)
             try:
                 st = os.lstat(path)
             except OSError:
                 continue
-            digest.update(f"{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n"
-                          .encode())
-    return digest.hexdigest()
+            state[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+def tree_changes(before, after):
+    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
 
 
 # ---------------------------------------------------------------------------
@@ -799,6 +802,8 @@ def parse_args(argv):
                     "with LLVMFuzzerTestOneInput, static C++ runtime, source tree unchanged. "
                     "--sanitizer coverage builds the coverage configuration and reports the "
                     "line coverage of the seed corpora instead. See docs/CONTINUOUS.md.")
+    # Bad usage: one line, exit status 2.
+    parser.error = lambda message: parser.exit(2, f"{PROG}: {message} (see --help)\n")
     parser.add_argument("--engine", default="libfuzzer", help="libfuzzer (default) or afl")
     parser.add_argument("--sanitizer", default="address",
                         help="address (default), undefined, memory or coverage")
@@ -863,10 +868,11 @@ def main(argv=None):
             else:
                 check_out(results, out, top / "scratch", args.sanitizer, args.engine)
             results.timings["checks"] = round(time.monotonic() - checks_started, 1)
-        after = tree_fingerprint(root)
-        results.add("source-tree", "all", before == after,
-                    "unchanged (git status, diff, every file's size and mtime)" if before == after
-                    else "changed during the build: build.sh wrote into the source tree")
+        changed = tree_changes(before, tree_fingerprint(root))
+        results.add("source-tree", "all", not changed,
+                    "unchanged (git status, diff, every file's size and mtime)" if not changed
+                    else f"changed during the check: {', '.join(changed[:5])}"
+                         + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""))
     finally:
         results.timings["total"] = round(time.monotonic() - started, 1)
         if not args.keep:
