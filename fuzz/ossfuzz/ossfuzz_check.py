@@ -519,9 +519,7 @@ def check_seeds(results, out, binary, target, arguments, scratch):
             return results.add("seeds", target, False, "no seeds in the archive")
         code, output = run([str(binary), "-runs=0"] + arguments + [str(seeds)],
                            env=runtime_env(), cwd=scratch)
-        ok = code == 0 and not re.search(
-            r"ERROR: (Address|Memory|Undefined)Sanitizer|runtime error|RESERVOIR BUG|deadly signal",
-            output)
+        ok = code == 0 and not REPORT_RE.search(output)
         detail = (f"{len(names) - regression} seeds + {regression} regression entries ran clean (-runs=0)"
                   if ok else f"exit {code}: {last_lines(output)}")
         return results.add("seeds", target, ok, detail)
@@ -640,6 +638,58 @@ def check_afl(results, out, target, scratch):
     return results.add("afl-startup", target, ok, detail)
 
 
+def unzip_seeds(out, target, scratch):
+    seeds = Path(tempfile.mkdtemp(prefix=f"{target}-seeds.", dir=scratch))
+    with zipfile.ZipFile(out / f"{target}_seed_corpus.zip") as zipped:
+        zipped.extractall(seeds)
+    return seeds
+
+
+REPORT_RE = re.compile(r"ERROR: (Address|Memory|Undefined|Leak)Sanitizer|runtime error|"
+                       r"RESERVOIR BUG|deadly signal")
+
+
+def check_afl_replay(results, out, target, scratch):
+    """The AFL++ driver runs the inputs given as arguments, one by one:
+    every seed and regression entry must run clean, and again after $OUT
+    has moved and OUT is unset."""
+    archive = out / f"{target}_seed_corpus.zip"
+    if not archive.is_file():
+        results.add("seeds", target, False, f"{archive.name} is missing")
+        return
+    seeds = unzip_seeds(out, target, scratch)
+    try:
+        inputs = sorted(str(p) for p in seeds.iterdir())
+        code, output = run([str(out / target)] + inputs, env=runtime_env(), cwd=scratch)
+        ok = code == 0 and bool(inputs) and not REPORT_RE.search(output)
+        results.add("seeds", target, ok,
+                    f"{len(inputs)} seeds and regression entries ran clean (AFL++ driver, one by one)"
+                    if ok else f"exit {code}: {last_lines(output)}")
+        moved = Path(tempfile.mkdtemp(prefix="moved-out.", dir=scratch)) / "elsewhere"
+        os.rename(out, moved)
+        try:
+            code, output = run([str(moved / target)] + inputs[:1], env=runtime_env(), cwd=scratch)
+        finally:
+            os.rename(moved, out)
+        ok = code == 0 and not REPORT_RE.search(output)
+        results.add("moved", target, ok, "runs after $OUT moved and OUT unset" if ok
+                    else f"exit {code}: {last_lines(output)}")
+        # Coverage instrumentation: the edges afl-showmap sees on one seed.
+        showmap = shutil.which("afl-showmap", path="/usr/bin:/usr/local/bin")
+        map_file = scratch / f"{target}.map"
+        env = {k: v for k, v in runtime_env().items() if not k.endswith("_OPTIONS")}
+        env.update(AFL_ENV)
+        code, output = run([showmap, "-q", "-m", "none", "-t", "5000", "-o", str(map_file),
+                            "--", str(out / target), inputs[0]], env=env, cwd=scratch)
+        edges = len(map_file.read_text().splitlines()) if map_file.exists() else 0
+        results.figures.setdefault("edges", {})[target] = edges
+        results.add("counters", target, edges >= MIN_COUNTERS,
+                    f"afl-showmap: {edges} edges on one seed" +
+                    ("" if edges >= MIN_COUNTERS else f" (fewer than {MIN_COUNTERS}: not instrumented)"))
+    finally:
+        shutil.rmtree(seeds, ignore_errors=True)
+
+
 def check_out(results, out, scratch, sanitizer, engine):
     """Every check of one $OUT (the build is done)."""
     check_executables(results, out)
@@ -660,6 +710,7 @@ def check_out(results, out, scratch, sanitizer, engine):
             check_moved(results, out, target, arguments, scratch)
         elif engine == "afl":
             check_afl(results, out, target, scratch)
+            check_afl_replay(results, out, target, scratch)
 
 
 # ---------------------------------------------------------------------------
