@@ -272,7 +272,7 @@ def abseil_source(prefix):
 
 def tree_fingerprint(root):
     """git's view (status and the diff) plus every file's size and mtime,
-    outside .git, build/ (the presets' trees, which concurrent tests write)
+    outside .git, build/ and runs/ (the git-ignored output trees, which concurrent tests write)
     and __pycache__: {path: (size, mtime)}."""
     state = {}
     for args in (["status", "--porcelain=v1", "--untracked-files=all"], ["diff", "HEAD"]):
@@ -281,7 +281,7 @@ def tree_fingerprint(root):
     for directory, subdirs, files in os.walk(root):
         rel = os.path.relpath(directory, root)
         subdirs[:] = sorted(d for d in subdirs
-                            if not (rel == "." and d in (".git", "build"))
+                            if not (rel == "." and d in (".git", "build", "runs"))
                             and d != "__pycache__")
         for name in files:
             path = os.path.join(directory, name)
