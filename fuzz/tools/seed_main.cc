@@ -1,9 +1,14 @@
 // reservoir-seed: compiles seed programs written in the text form into the
 // binary inputs of one fuzz target.
-//   reservoir-seed --target NAME --out DIR [--replace] SEED.txt...
+//   reservoir-seed --target NAME --out DIR [--replace] [--full] SEED.txt...
 // A seed holds the program body: the target adds its own prologue when it
-// decodes the input. Each output is DIR/<seed name without .txt>, written
-// atomically; an existing different file is kept unless --replace is given.
+// decodes the input. With --full, each file is a full program (the
+// target's prologue written out, as in corpus/<target>/regression/): the
+// prologue is taken off and the result must decode back to exactly that
+// program, header included. Each output is DIR/<seed name without .txt>,
+// written atomically; an existing different file is kept unless --replace
+// is given.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -47,19 +52,55 @@ void WriteAtomically(const fs::path& path, const std::vector<uint8_t>& bytes) {
   if (ec) Fail("cannot rename to '" + path.string() + "': " + ec.message());
 }
 
+// A full program (prologue written out) -> the input that decodes back to
+// exactly it: the target's prologue for this header is taken off the front
+// and the rest encoded as the body. Fails when the program does not start
+// with that prologue or the target would run something else (a header
+// field it forces, a kind it cannot express).
+bool EncodeFull(const reservoir::targets::TargetProfile& target,
+                const reservoir::program::Program& program,
+                std::vector<uint8_t>* out, std::string* error) {
+  reservoir::program::Program empty;
+  empty.header = program.header;
+  std::vector<uint8_t> header_only;
+  if (!reservoir::targets::EncodeForTarget(target, empty, &header_only, error))
+    return false;
+  const auto prologue = reservoir::targets::DecodeForTarget(target, header_only).ops;
+  if (program.ops.size() < prologue.size() ||
+      !std::equal(prologue.begin(), prologue.end(), program.ops.begin())) {
+    *error = std::string("does not start with the prologue of target ") + target.name;
+    return false;
+  }
+  reservoir::program::Program body;
+  body.header = program.header;
+  body.ops.assign(program.ops.begin() + static_cast<std::ptrdiff_t>(prologue.size()),
+                  program.ops.end());
+  if (!reservoir::targets::EncodeForTarget(target, body, out, error)) return false;
+  if (!(reservoir::targets::DecodeForTarget(target, *out) == program)) {
+    *error = std::string("target ") + target.name +
+             " would not run this program as written (it forces a header field)";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const reservoir::targets::TargetProfile* target = nullptr;
   fs::path out_dir;
   bool replace = false;
+  bool full = false;
   std::vector<fs::path> seeds;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
-      std::printf("Usage: %s --target NAME --out DIR [--replace] SEED.txt...\n\n"
+      std::printf("Usage: %s --target NAME --out DIR [--replace] [--full] SEED.txt...\n\n"
                   "Compiles text-form seed programs (bodies, without the "
-                  "target's prologue)\ninto binary inputs of fuzz target NAME.\n",
+                  "target's prologue)\ninto binary inputs of fuzz target NAME.\n"
+                  "With --full the programs are full ones (the target's prologue "
+                  "written out,\nas regression entries are); each must decode "
+                  "back to exactly itself.\n",
                   kProg);
       return 0;
     } else if (arg == "--target") {
@@ -71,6 +112,8 @@ int main(int argc, char** argv) {
       out_dir = argv[++i];
     } else if (arg == "--replace") {
       replace = true;
+    } else if (arg == "--full") {
+      full = true;
     } else if (!arg.empty() && arg[0] == '-') {
       Fail("unknown option '" + arg + "' (see --help)");
     } else {
@@ -91,15 +134,20 @@ int main(int argc, char** argv) {
     if (!parsed.ok()) Fail(seed.string() + ": " + parsed.error->ToString());
     std::vector<uint8_t> bytes;
     std::string error;
-    if (!reservoir::targets::EncodeForTarget(*target, parsed.program, &bytes, &error))
-      Fail(seed.string() + ": " + error);
-    // The input must decode back to the seed's body after the prologue.
-    const auto decoded = reservoir::targets::DecodeForTarget(*target, bytes);
-    const size_t body = parsed.program.ops.size();
-    if (decoded.ops.size() < body ||
-        !std::equal(parsed.program.ops.begin(), parsed.program.ops.end(),
-                    decoded.ops.end() - static_cast<std::ptrdiff_t>(body))) {
-      Fail(seed.string() + ": does not round-trip through target " + target->name);
+    if (full) {
+      if (!EncodeFull(*target, parsed.program, &bytes, &error))
+        Fail(seed.string() + ": " + error);
+    } else {
+      if (!reservoir::targets::EncodeForTarget(*target, parsed.program, &bytes, &error))
+        Fail(seed.string() + ": " + error);
+      // The input must decode back to the seed's body after the prologue.
+      const auto decoded = reservoir::targets::DecodeForTarget(*target, bytes);
+      const size_t body = parsed.program.ops.size();
+      if (decoded.ops.size() < body ||
+          !std::equal(parsed.program.ops.begin(), parsed.program.ops.end(),
+                      decoded.ops.end() - static_cast<std::ptrdiff_t>(body))) {
+        Fail(seed.string() + ": does not round-trip through target " + target->name);
+      }
     }
     const fs::path output = out_dir / seed.stem();
     std::string existing;
