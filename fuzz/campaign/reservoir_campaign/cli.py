@@ -292,8 +292,11 @@ def main(argv):
         else:
             say("handing the crashes to triage/reservoir-triage")
             log = run_dir / ("triage.log" if round_no == 1 else f"triage.{round_no}.log")
+            # Every engine's inputs replay on the libFuzzer build (one
+            # format); an AFL++-only campaign replays on its AFL++ build.
+            replay_build = builds.get("libfuzzer") or builds.get("afl")
             bugs, problem, out = triage_module.run_triage(
-                root, run_dir, args.store, round_no, log)
+                root, run_dir, args.store, round_no, log, replay_build)
             triage = {"error": problem, "bugs": bugs, "out": str(out),
                       "store": str(args.store)}
 

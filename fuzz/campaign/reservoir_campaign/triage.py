@@ -46,13 +46,17 @@ def load_bugs(path):
     return data
 
 
-def run_triage(root, run_dir, store, round_no, log):
-    """Runs the triage tool; returns (bugs.json data or None, a one-line
-    problem or None, the output directory)."""
+def run_triage(root, run_dir, store, round_no, log, build_dir=None):
+    """Runs the triage tool on the crashes of `run_dir`, replaying them on
+    `build_dir` (the build the campaign fuzzed, planted or not); returns
+    (bugs.json data or None, a one-line problem or None, the output
+    directory)."""
     tool = triage_tool(root)
     out = triage_out_dir(run_dir, round_no)
     command = [sys.executable, str(tool), "run", str(run_dir),
                "--store", str(store), "--out", str(out)]
+    if build_dir is not None:
+        command += ["--build", str(build_dir)]
     with open(log, "w") as output:
         output.write("# " + " ".join(command) + "\n")
         output.flush()
