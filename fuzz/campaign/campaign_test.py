@@ -92,6 +92,13 @@ def keep_going(args, work):
           f"executions went on after the first bug ({job['executions']} > "
           f"{min(b['executions'] for b in bugs)})")
     keys = sorted(b["key"] for b in bugs)
+    # The hand-off: triage replays the crashes on the planted build the
+    # campaign fuzzed, so every crash reproduces and maps to a bug.
+    triaged = json.loads((run_dir / "triage" / "bugs.json").read_text())
+    check(triaged["bugs"] and not triaged["no_crash"] and not triaged["unreproduced"],
+          f"triage filed every crash under a bug ({len(triaged['bugs'])} bug(s), "
+          f"{len(triaged['no_crash'])} replayed clean, "
+          f"{len(triaged['unreproduced'])} unreproduced)")
 
     campaign("--resume", str(run_dir), "--runs", str(args.runs), "--time", "300",
              expect=(0, 1))
