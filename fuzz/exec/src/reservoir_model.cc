@@ -157,6 +157,10 @@ uint64_t ReservoirModel::InjectedFailures() const {
   return model_.fault_gate().injected_total();
 }
 
+// An adapter build (-DRESERVOIR_ADAPTER=...) defines the pool in
+// fuzz/adapter/src/adapter_pool.cc instead, so the default build's pool has
+// not one instruction more for it.
+#if !defined(RESERVOIR_ADAPTER_BUILD)
 ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
   const uint32_t pages = config.normal_pages + config.highmem_pages;
   if (model_ == nullptr || model_->model().capacity_pages() < pages) {
@@ -173,5 +177,6 @@ ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
   model_->model().Reset(config);
   return *model_;
 }
+#endif  // !RESERVOIR_ADAPTER_BUILD
 
 }  // namespace reservoir::exec
