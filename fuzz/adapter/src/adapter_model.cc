@@ -56,8 +56,7 @@ bool ParseChoices(const char* list, unsigned* out) {
   return true;
 }
 
-AdapterOptions AdapterOptionsFromEnvironment() {
-  AdapterOptions options;
+AdapterOptions AdapterOptionsFromEnvironment(AdapterOptions options) {
   if (const char* lockstep = std::getenv("RESERVOIR_LOCKSTEP")) {
     if (std::strcmp(lockstep, "1") != 0 && std::strcmp(lockstep, "0") != 0) {
       std::fprintf(stderr, "reservoir: RESERVOIR_LOCKSTEP=%s: expected 0 or 1\n",
@@ -67,6 +66,7 @@ AdapterOptions AdapterOptionsFromEnvironment() {
     options.lockstep = lockstep[0] == '1';
   }
   if (const char* allow = std::getenv("RESERVOIR_LOCKSTEP_ALLOW")) {
+    options.extra_choices = 0;
     if (!ParseChoices(allow, &options.extra_choices)) {
       std::fprintf(stderr, "reservoir: RESERVOIR_LOCKSTEP_ALLOW=%s: expected a "
                    "comma-separated list of strict-limit, estimator, "
@@ -701,12 +701,6 @@ Grant AdapterModel::KmallocReserve(size_t size, const AllocContext& ctx,
     grant = FinishGrant(object, exec::kNoPage, 0, emergency, node, usage_before,
                         "kmalloc_reserve");
     if (grant.emergency && !budgeted) unaccounted_ = true;
-  } else if (IsEntitled(ctx) && size != 0) {
-    const int index = KmallocIndex(size);
-    const bool guaranteed =
-        index >= 0 && KmallocClassSize(index) <= kPageSize && budgeted;
-    CheckGuarantee("kmalloc_reserve", size, KmallocChargeBytes(size), node,
-                   guaranteed, injected_from);
   }
   AfterWrapper();
   if (lockstep_active()) {
@@ -728,6 +722,14 @@ Grant AdapterModel::KmallocReserve(size_t size, const AllocContext& ctx,
       reference_->KfreeReserve(ref, ctx.cpu);  // keep the reference tidy
     }
     CompareViews("kmalloc_reserve", RESERVOIR_CHOICE_KMALLOC_CHARGE);
+  }
+  // After lockstep, so that a divergence names the difference first.
+  if (object == nullptr && IsEntitled(ctx) && size != 0) {
+    const int index = KmallocIndex(size);
+    const bool guaranteed =
+        index >= 0 && KmallocClassSize(index) <= kPageSize && budgeted;
+    CheckGuarantee("kmalloc_reserve", size, KmallocChargeBytes(size), node,
+                   guaranteed, injected_from);
   }
   return grant;
 }
@@ -790,10 +792,6 @@ Grant AdapterModel::AllocPagesReserve(int order, const AllocContext& ctx,
     grant = FinishGrant(address, pfn, order, emergency, node, usage_before,
                         "alloc_pages_reserve");
     if (grant.emergency && !budgeted) unaccounted_ = true;
-  } else if (IsEntitled(ctx) && order >= 0 && order <= max_order()) {
-    CheckGuarantee("alloc_pages_reserve", kPageSize << order,
-                   kPageSize << order, node, order == 0 && budgeted,
-                   injected_from);
   }
   AfterWrapper();
   if (lockstep_active()) {
@@ -808,6 +806,12 @@ Grant AdapterModel::AllocPagesReserve(int order, const AllocContext& ctx,
       reference_->FreePagesReserve(ref);
     }
     CompareViews("alloc_pages_reserve", 0);
+  }
+  if (pfn == RESERVOIR_NO_PAGE && IsEntitled(ctx) && order >= 0 &&
+      order <= max_order()) {
+    CheckGuarantee("alloc_pages_reserve", kPageSize << order,
+                   kPageSize << order, node, order == 0 && budgeted,
+                   injected_from);
   }
   return grant;
 }
@@ -859,9 +863,6 @@ Grant AdapterModel::CacheAllocReserve(CacheHandle cache,
     grant = FinishGrant(object, exec::kNoPage, 0, emergency, node, usage_before,
                         "kmem_cache_alloc_reserve");
     if (grant.emergency && !budgeted) unaccounted_ = true;
-  } else if (IsEntitled(ctx)) {
-    CheckGuarantee("kmem_cache_alloc_reserve", kc->object_size, kc->size, node,
-                   kc->min_order == 0 && budgeted, injected_from);
   }
   AfterWrapper();
   if (lockstep_active()) {
@@ -880,6 +881,10 @@ Grant AdapterModel::CacheAllocReserve(CacheHandle cache,
       reference_->CacheFreeReserve(ref_cache->second, ref, ctx.cpu);
     }
     CompareViews("cache_alloc_reserve", 0);
+  }
+  if (object == nullptr && IsEntitled(ctx)) {
+    CheckGuarantee("kmem_cache_alloc_reserve", kc->object_size, kc->size, node,
+                   kc->min_order == 0 && budgeted, injected_from);
   }
   return grant;
 }

@@ -2,6 +2,8 @@
 // an AdapterModel over the table the build linked (reservoir_adapter_entry),
 // in lockstep with the reference when RESERVOIR_LOCKSTEP=1.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <memory>
 
@@ -10,6 +12,27 @@
 #include "reservoir/program/header.h"
 
 namespace reservoir::exec {
+namespace {
+
+// What the build chose (RESERVOIR_ADAPTER_LOCKSTEP, _ALLOW); the
+// environment may override it.
+adapter::AdapterOptions DefaultOptions() {
+  adapter::AdapterOptions options;
+#if defined(RESERVOIR_ADAPTER_LOCKSTEP_DEFAULT)
+  options.lockstep = RESERVOIR_ADAPTER_LOCKSTEP_DEFAULT;
+#endif
+#if defined(RESERVOIR_ADAPTER_LOCKSTEP_ALLOW_DEFAULT)
+  if (!adapter::ParseChoices(RESERVOIR_ADAPTER_LOCKSTEP_ALLOW_DEFAULT,
+                             &options.extra_choices)) {
+    std::fprintf(stderr, "reservoir: RESERVOIR_ADAPTER_LOCKSTEP_ALLOW=%s: "
+                 "unknown choice\n", RESERVOIR_ADAPTER_LOCKSTEP_ALLOW_DEFAULT);
+    std::exit(2);
+  }
+#endif
+  return options;
+}
+
+}  // namespace
 
 ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
   const uint32_t pages = config.normal_pages + config.highmem_pages;
@@ -21,7 +44,7 @@ ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
                                      std::end(program::kHighmemPagesTable)));
     model_ = std::make_unique<adapter::AdapterModel>(
         config, capacity, reservoir_adapter_entry(),
-        adapter::AdapterOptionsFromEnvironment());
+        adapter::AdapterOptionsFromEnvironment(DefaultOptions()));
     return *model_;
   }
   model_->SetFaultHook(nullptr);

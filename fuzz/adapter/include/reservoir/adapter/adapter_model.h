@@ -41,7 +41,7 @@ const reservoir_adapter* ReferenceAdapter();
 // Reads RESERVOIR_LOCKSTEP=1 and RESERVOIR_LOCKSTEP_ALLOW=<choice,...>
 // (strict-limit, estimator, kmalloc-charge, refusals); a bad value is one
 // line on stderr and exit 2.
-AdapterOptions AdapterOptionsFromEnvironment();
+AdapterOptions AdapterOptionsFromEnvironment(AdapterOptions defaults = {});
 // Parses a comma-separated choice list; false on an unknown name.
 bool ParseChoices(const char* list, unsigned* out);
 
