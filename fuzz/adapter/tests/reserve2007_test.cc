@@ -29,6 +29,7 @@ const reservoir_adapter* reserve2007_clamp_usage_entry(void);
 const reservoir_adapter* reserve2007_connect_no_usage_entry(void);
 const reservoir_adapter* reserve2007_strict_limit_entry(void);
 const reservoir_adapter* reserve2007_strict_limit_undeclared_entry(void);
+const reservoir_adapter* adapter_template_entry(void);
 }
 
 namespace reservoir::adapter {
@@ -179,6 +180,15 @@ TEST_F(Reserve2007Test, AllOffBehavesAsTheReference) {
 // causes it. (docs/ADAPTER.md, "The 2007 example").
 TEST_F(Reserve2007Test, ClampAloneIsNotObservable) {
   EXPECT_EQ(DiffersFromReference(reserve2007_clamp_usage_entry(), 100), 0);
+}
+
+TEST_F(Reserve2007Test, TheTemplateRunsClean) {
+  int programs = 0;
+  for (const auto& [name, program] : Corpus(100)) {
+    EXPECT_EQ(RunOn(adapter_template_entry(), program).finding, "") << name;
+    ++programs;
+  }
+  EXPECT_GT(programs, 100);
 }
 
 TEST_F(Reserve2007Test, ChargePow2UnchargeKsizeIsFound) {
