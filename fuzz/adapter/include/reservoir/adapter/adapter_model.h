@@ -158,6 +158,7 @@ class AdapterModel : public exec::ReservoirModel {
   bool Excused(unsigned choice);
   void CompareResult(const char* what, bool adapter_ok, bool reference_ok,
                      unsigned excuse);
+  void CompareEmergency(const char* what, bool adapter, bool reference);
   void CompareViews(const char* what, unsigned excuse);
   void* RefObject(const void* object) const;
   void MapObject(const void* object, void* ref_object);
