@@ -171,7 +171,7 @@ class Reserve2007Test : public ::testing::Test {
 };
 
 TEST_F(Reserve2007Test, AllOffBehavesAsTheReference) {
-  EXPECT_EQ(DiffersFromReference(reserve2007_off_entry(), 300), 0);
+  EXPECT_EQ(DiffersFromReference(reserve2007_off_entry(), 200), 0);
 }
 
 // Clamping usage at 0 changes nothing while nothing else is wrong: no
@@ -179,16 +179,16 @@ TEST_F(Reserve2007Test, AllOffBehavesAsTheReference) {
 // masks, and the ledger catches what it would mask at the operation that
 // causes it. (docs/ADAPTER.md, "The 2007 example").
 TEST_F(Reserve2007Test, ClampAloneIsNotObservable) {
-  EXPECT_EQ(DiffersFromReference(reserve2007_clamp_usage_entry(), 100), 0);
+  EXPECT_EQ(DiffersFromReference(reserve2007_clamp_usage_entry(), 50), 0);
 }
 
 TEST_F(Reserve2007Test, TheTemplateRunsClean) {
   int programs = 0;
-  for (const auto& [name, program] : Corpus(100)) {
+  for (const auto& [name, program] : Corpus(50)) {
     EXPECT_EQ(RunOn(adapter_template_entry(), program).finding, "") << name;
     ++programs;
   }
-  EXPECT_GT(programs, 100);
+  EXPECT_GT(programs, 50);
 }
 
 TEST_F(Reserve2007Test, ChargePow2UnchargeKsizeIsFound) {
