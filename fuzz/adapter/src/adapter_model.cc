@@ -417,7 +417,7 @@ ReserveHandle AdapterModel::ReserveCreate(const char* name,
   if (next_node_ >= kMaxReserves) {
     // The model's table is as large; both refuse.
     if (lockstep_active()) {
-      const ReserveHandle ref = reference_->ReserveCreate(name, ref_node_[parent]);
+      const ReserveHandle ref = reference_->ReserveCreate(name, RefNode(parent));
       CompareResult("reserve_create", false, ref != exec::kNoReserveHandle, 0);
     }
     return exec::kNoReserveHandle;
@@ -443,7 +443,7 @@ ReserveHandle AdapterModel::ReserveCreate(const char* name,
     node.parent = parent;
   }
   if (lockstep_active()) {
-    const ReserveHandle ref = reference_->ReserveCreate(name, ref_node_[parent]);
+    const ReserveHandle ref = reference_->ReserveCreate(name, RefNode(parent));
     if (handle != exec::kNoReserveHandle) ref_node_[handle] = ref;
     CompareResult("reserve_create", handle != exec::kNoReserveHandle,
                   ref != exec::kNoReserveHandle, 0);
@@ -481,7 +481,7 @@ int AdapterModel::ReservePagesSet(ReserveHandle node, uint64_t pages) {
             pages == 0);
   if (lockstep_active()) {
     CompareResult("reserve_set_pages", result == 0,
-                  reference_->ReservePagesSet(ref_node_[node], pages) == 0,
+                  reference_->ReservePagesSet(RefNode(node), pages) == 0,
                   RESERVOIR_CHOICE_REFUSALS);
   }
   AfterReserveOp(node);
@@ -498,7 +498,7 @@ int AdapterModel::ReserveKmallocSet(ReserveHandle node, uint64_t bytes) {
   SetDemand(node, result, ReserveKind::kKmalloc, bytes, nullptr, bytes == 0);
   if (lockstep_active()) {
     CompareResult("reserve_set_kmalloc", result == 0,
-                  reference_->ReserveKmallocSet(ref_node_[node], bytes) == 0,
+                  reference_->ReserveKmallocSet(RefNode(node), bytes) == 0,
                   RESERVOIR_CHOICE_REFUSALS | RESERVOIR_CHOICE_ESTIMATOR);
   }
   AfterReserveOp(node);
@@ -523,7 +523,7 @@ int AdapterModel::ReserveCacheSet(ReserveHandle node, CacheHandle cache,
     const auto ref = ref_caches_.find(cache);
     CompareResult("reserve_set_cache", result == 0,
                   ref != ref_caches_.end() &&
-                      reference_->ReserveCacheSet(ref_node_[node], ref->second,
+                      reference_->ReserveCacheSet(RefNode(node), ref->second,
                                                   objects) == 0,
                   RESERVOIR_CHOICE_REFUSALS | RESERVOIR_CHOICE_ESTIMATOR);
   }
@@ -541,8 +541,8 @@ int AdapterModel::ReserveConnect(ReserveHandle child, ReserveHandle parent) {
   if (result == 0 && child < kMaxReserves) nodes_[child].parent = parent;
   if (lockstep_active()) {
     CompareResult("reserve_connect", result == 0,
-                  reference_->ReserveConnect(ref_node_[child],
-                                             ref_node_[parent]) == 0,
+                  reference_->ReserveConnect(RefNode(child),
+                                             RefNode(parent)) == 0,
                   RESERVOIR_CHOICE_REFUSALS);
   }
   AfterReserveOp(child);
@@ -563,7 +563,7 @@ int AdapterModel::ReserveDisconnect(ReserveHandle child) {
   }
   if (lockstep_active()) {
     CompareResult("reserve_disconnect", result == 0,
-                  reference_->ReserveDisconnect(ref_node_[child]) == 0,
+                  reference_->ReserveDisconnect(RefNode(child)) == 0,
                   RESERVOIR_CHOICE_REFUSALS);
   }
   AfterReserveOp(result == 0 && old_parent != exec::kNoReserveHandle
@@ -581,7 +581,7 @@ int AdapterModel::ReserveCharge(ReserveHandle node, uint64_t bytes) {
   if (result == 0 && node < kMaxReserves) nodes_[node].charged += bytes;
   if (lockstep_active()) {
     CompareResult("reserve_charge", result == 0,
-                  reference_->ReserveCharge(ref_node_[node], bytes) == 0,
+                  reference_->ReserveCharge(RefNode(node), bytes) == 0,
                   RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_REFUSALS);
   }
   AfterReserveOp(node);
@@ -595,7 +595,7 @@ void AdapterModel::ReserveUncharge(ReserveHandle node, uint64_t bytes) {
     table_->uncharge(PtrOf(node), bytes);
   }
   if (node < kMaxReserves) nodes_[node].charged -= bytes;
-  if (lockstep_active()) reference_->ReserveUncharge(ref_node_[node], bytes);
+  if (lockstep_active()) reference_->ReserveUncharge(RefNode(node), bytes);
   AfterReserveOp(node);
   CompareViews("reserve_uncharge", 0);
 }
@@ -704,7 +704,7 @@ Grant AdapterModel::KmallocReserve(size_t size, const AllocContext& ctx,
   }
   AfterWrapper();
   if (lockstep_active()) {
-    const Grant ref = reference_->KmallocReserve(size, ctx, ref_node_[node]);
+    const Grant ref = reference_->KmallocReserve(size, ctx, RefNode(node));
     CompareResult("kmalloc_reserve", grant.ok(), ref.ok(),
                   RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_ESTIMATOR);
     if (grant.ok() && ref.ok()) {
@@ -794,7 +794,7 @@ Grant AdapterModel::AllocPagesReserve(int order, const AllocContext& ctx,
   }
   AfterWrapper();
   if (lockstep_active()) {
-    const Grant ref = reference_->AllocPagesReserve(order, ctx, ref_node_[node]);
+    const Grant ref = reference_->AllocPagesReserve(order, ctx, RefNode(node));
     CompareResult("alloc_pages_reserve", grant.ok(), ref.ok(),
                   RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_ESTIMATOR);
     if (grant.ok() && ref.ok()) {
@@ -868,7 +868,7 @@ Grant AdapterModel::CacheAllocReserve(CacheHandle cache,
     const Grant ref = ref_cache == ref_caches_.end()
                           ? Grant{}
                           : reference_->CacheAllocReserve(ref_cache->second, ctx,
-                                                          ref_node_[node]);
+                                                          RefNode(node));
     CompareResult("cache_alloc_reserve", grant.ok(), ref.ok(),
                   RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_ESTIMATOR);
     if (grant.ok() && ref.ok()) {
@@ -915,6 +915,11 @@ void AdapterModel::CacheFreeReserve(CacheHandle cache, const Grant& grant,
 
 // ---------------------------------------------------------------------------
 // Layers 1 and 2: the model's; mirrored on the reference in lockstep.
+
+ReserveHandle AdapterModel::RefNode(int node) const {
+  return node >= 0 && node < kMaxReserves ? ref_node_[node]
+                                          : exec::kNoReserveHandle;
+}
 
 void* AdapterModel::RefObject(const void* object) const {
   const auto it = ref_objects_.find(object);
@@ -1088,7 +1093,7 @@ void AdapterModel::CompareViews(const char* what, unsigned excuse) {
   for (int i = 0; i < next_node_; ++i) {
     const ReserveView mine = ViewOf(static_cast<ReserveHandle>(i), what);
     if (!mine.live) continue;
-    const ReserveView ref = reference_->Reserve(ref_node_[i]);
+    const ReserveView ref = reference_->Reserve(RefNode(i));
     const char* field = nullptr;
     uint64_t a = 0, b = 0;
     unsigned field_excuse = excuse;
@@ -1103,7 +1108,7 @@ void AdapterModel::CompareViews(const char* what, unsigned excuse) {
     if (field == nullptr) {
       const ReserveHandle ref_parent =
           mine.parent == exec::kNoReserveHandle ? exec::kNoReserveHandle
-                                                : ref_node_[mine.parent];
+                                                : RefNode(mine.parent);
       if (ref_parent != ref.parent) {
         field = "parent";
         field_excuse = 0;

@@ -160,6 +160,7 @@ class AdapterModel : public exec::ReservoirModel {
                      unsigned excuse);
   void CompareEmergency(const char* what, bool adapter, bool reference);
   void CompareViews(const char* what, unsigned excuse);
+  ReserveHandle RefNode(int node) const;
   void* RefObject(const void* object) const;
   void MapObject(const void* object, void* ref_object);
   void UnmapObject(const void* object);
