@@ -173,7 +173,9 @@ ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
     model_ = std::make_unique<ReservoirModel>(config, capacity);
     return *model_;
   }
-  model_->SetFaultHook(nullptr);
+  // Qualified: this pool only ever holds a ReservoirModel, so the call
+  // stays direct as it was while the class was final.
+  model_->ReservoirModel::SetFaultHook(nullptr);
   model_->model().Reset(config);
   return *model_;
 }
