@@ -9,6 +9,7 @@ executions per second (libFuzzer's executed units over the wall time) and
 the fraction of the trivial target's rate, for N = 16, 64 and 256.
 
   bench/fuzz_throughput.py [--build build/libfuzzer-asan] [--seconds 5]
+                           [--targets reserve_fuzzer,slab_fuzzer]
 """
 
 import argparse
@@ -57,14 +58,20 @@ def main():
                         help="a libFuzzer build directory (default: %(default)s)")
     parser.add_argument("--seconds", type=int, default=5,
                         help="fuzzing time per measurement (default: 5)")
+    parser.add_argument("--targets", metavar="LIST",
+                        help="comma-separated targets (default: all)")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the figures as JSON")
     args = parser.parse_args()
     if args.seconds <= 0:
         fail("--seconds must be positive")
+    targets = args.targets.split(",") if args.targets else TARGETS
+    for name in targets:
+        if name not in TARGETS:
+            fail(f"unknown target '{name}' (known: {', '.join(TARGETS)})")
     build = Path(args.build)
     binaries = build / "fuzz" / "targets"
-    for name in TARGETS + ["trivial_fuzzer"]:
+    for name in targets + ["trivial_fuzzer"]:
         if not (binaries / name).exists():
             fail(f"{binaries / name} is missing: build the preset first")
 
@@ -76,7 +83,7 @@ def main():
     print()
     print(header)
     print("|---|" + "---:|" * len(LENGTHS) + "---:|---|")
-    for target in TARGETS:
+    for target in targets:
         seeds = build / "corpus" / target
         rates = {n: run(binaries / target, seeds, args.seconds, n)
                  for n in LENGTHS}

@@ -314,9 +314,10 @@ TEST(ReportNameTest, EveryClassRoundTrips) {
       "reserve-leak",      "slab-mixing",      "accounting-imbalance",
       "guarantee-violation", "watermark-breach", "buddy-corruption",
       "slab-corruption",   "stale-pfmemalloc", "invalid-free",
-      "double-free",       "page-conservation",
+      "double-free",       "page-conservation", "adapter-contract",
+      "divergence",
   };
-  ASSERT_EQ(kBugClassCount, 11);
+  ASSERT_EQ(kBugClassCount, 13);
   for (int i = 0; i < kBugClassCount; ++i) {
     const BugClass bug_class = static_cast<BugClass>(i);
     EXPECT_STREQ(BugClassName(bug_class), expected[i]);

@@ -383,12 +383,43 @@ class CommandLineTest(unittest.TestCase):
                 {"options": {"targets": ["slab_fuzzer"], "engine": "libfuzzer"}}))
             self.assertIn("cannot change", self.usage_error("--resume", tmp, "--engine", "afl"))
 
+    def test_adapter_usage_errors(self):
+        example = str(ROOT / "examples/reserve2007/reserve2007.c")
+        self.assertIn("needs --adapter", self.usage_error("--adapter-define", "X"))
+        self.assertIn("needs --adapter", self.usage_error("--lockstep"))
+        self.assertIn("does not exist", self.usage_error("--adapter", "/nonexistent.c"))
+        self.assertIn("neither", self.usage_error("--adapter", str(ROOT / "README.md")))
+        self.assertIn("NAME or NAME=VALUE",
+                      self.usage_error("--adapter", example, "--adapter-define", "A B"))
+        self.assertIn("unknown choice", self.usage_error(
+            "--adapter", example, "--lockstep", "--lockstep-allow", "bogus"))
+        self.assertIn("needs --lockstep", self.usage_error(
+            "--adapter", example, "--lockstep-allow", "estimator"))
+        self.assertIn("--adapter", self.usage_error("--adapter", example,
+                                                    "--update-corpus"))
+
+    def test_adapter_build_dir_and_store(self):
+        from reservoir_campaign import builds, cli
+        example = str(ROOT / "examples/reserve2007/reserve2007.c")
+        one = cli.parse_args(["--adapter", example, "--adapter-define",
+                              "RSV2007_CHARGE_POW2"], ROOT)
+        same = cli.parse_args(["--adapter", example, "--adapter-define",
+                               "RSV2007_CHARGE_POW2"], ROOT)
+        other = cli.parse_args(["--adapter", example], ROOT)
+        self.assertEqual(one.adapter_slug, same.adapter_slug)
+        self.assertNotEqual(one.adapter_slug, other.adapter_slug)
+        self.assertTrue(one.adapter_slug.startswith("reserve2007-"))
+        self.assertIn(one.adapter_slug, str(one.store))
+        directory = builds.build_dir_of(ROOT, "libfuzzer-asan", None,
+                                        builds.adapter_of(one))
+        self.assertEqual(directory.name, f"libfuzzer-asan-adapter-{one.adapter_slug}")
+
     def test_help(self):
         result = subprocess.run([sys.executable, str(SCRIPT), "--help"],
                                 capture_output=True, text=True)
         self.assertEqual(result.returncode, 0)
         for flag in ("--stop-on-first", "--no-new-coverage", "--resume", "--update-corpus",
-                     "--store"):
+                     "--store", "--adapter", "--adapter-define", "--lockstep"):
             self.assertIn(flag, result.stdout)
 
 

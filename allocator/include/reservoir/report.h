@@ -31,7 +31,9 @@ namespace reservoir {
   X(kStalePfmemalloc, "stale-pfmemalloc")                          \
   X(kInvalidFree, "invalid-free")                                  \
   X(kDoubleFree, "double-free")                                    \
-  X(kPageConservation, "page-conservation")
+  X(kPageConservation, "page-conservation")                        \
+  X(kAdapterContract, "adapter-contract")                          \
+  X(kDivergence, "divergence")
 
 enum class BugClass : int {
 #define RESERVOIR_BUG_ENUM(id, name) id,

@@ -1,6 +1,8 @@
 """Configure and build what a campaign needs: the libfuzzer-asan preset
 and/or the AFL++ presets, or their planted variants
-(build/<preset>-plant-<id>)."""
+(build/<preset>-plant-<id>), or their adapter variants, built against a
+user's reserve implementation (build/<preset>-adapter-<slug>,
+docs/ADAPTER.md)."""
 
 import os
 import subprocess
@@ -9,20 +11,42 @@ import sys
 from .common import fail, say
 
 
-def build_dir_of(root, preset, plant=None):
-    return root / "build" / (f"{preset}-plant-{plant}" if plant else preset)
+def build_dir_of(root, preset, plant=None, adapter=None):
+    name = f"{preset}-plant-{plant}" if plant else preset
+    if adapter:
+        name += f"-adapter-{adapter['slug']}"
+    return root / "build" / name
 
 
-def build_preset(root, preset, targets, plant=None):
+def adapter_of(args):
+    """The adapter build settings of a campaign, or None."""
+    if not getattr(args, "adapter", None):
+        return None
+    return {"slug": args.adapter_slug, "path": args.adapter,
+            "defines": args.adapter_define or [],
+            "lockstep": bool(args.lockstep),
+            "allow": args.lockstep_allow or ""}
+
+
+def build_preset(root, preset, targets, plant=None, adapter=None):
     """Configures and builds `targets` of a preset; returns the build dir."""
-    build_dir = build_dir_of(root, preset, plant)
+    build_dir = build_dir_of(root, preset, plant, adapter)
     configure = ["cmake", "--preset", preset]
+    if plant or adapter:
+        configure += ["-B", str(build_dir)]
     if plant:
-        configure += ["-B", str(build_dir), f"-DRESERVOIR_PLANT={plant}"]
+        configure += [f"-DRESERVOIR_PLANT={plant}"]
+    if adapter:
+        configure += [f"-DRESERVOIR_ADAPTER={adapter['path']}",
+                      "-DRESERVOIR_ADAPTER_DEFINES=" + ";".join(adapter["defines"]),
+                      "-DRESERVOIR_ADAPTER_LOCKSTEP="
+                      + ("ON" if adapter["lockstep"] else "OFF"),
+                      f"-DRESERVOIR_ADAPTER_LOCKSTEP_ALLOW={adapter['allow']}"]
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "campaign-build.log"
     say(f"building {build_dir.relative_to(root)}"
-        + (f" with plant '{plant}'" if plant else ""))
+        + (f" with plant '{plant}'" if plant else "")
+        + (f" against adapter {adapter['path']}" if adapter else ""))
     jobs = str(os.cpu_count() or 2)
     with open(log, "w") as out:
         for command in (configure,
@@ -39,15 +63,17 @@ def build(args):
     """Builds what the campaign needs; returns {name: build dir} for the
     engines' builds: libfuzzer, afl and afl-cmplog."""
     builds = {}
+    adapter = adapter_of(args)
     common = ["seed_corpora", "reservoir-replay", *args.targets]
     if "libfuzzer" in args.engines:
         builds["libfuzzer"] = build_preset(args.root, "libfuzzer-asan",
-                                           common, args.plant)
+                                           common, args.plant, adapter)
     if "afl" in args.engines:
         builds["afl"] = build_preset(
             args.root, "afl-asan" if args.afl_asan else "afl", common,
-            args.plant)
+            args.plant, adapter)
         if args.afl_cmplog:
             builds["afl-cmplog"] = build_preset(args.root, "afl-cmplog",
-                                                args.targets, args.plant)
+                                                args.targets, args.plant,
+                                                adapter)
     return builds

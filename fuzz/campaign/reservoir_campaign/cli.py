@@ -5,8 +5,10 @@ summary."""
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -29,7 +31,8 @@ ENGINES = ("libfuzzer", "afl", "both")
 # What a resumed run takes from the run itself (campaign.json); only the
 # budget, the jobs and what happens at the end may change.
 RUN_OPTIONS = ("targets", "engine", "plant", "seed", "afl_jobs", "afl_asan",
-               "afl_cmplog", "no_seeds", "stop_on_first")
+               "afl_cmplog", "no_seeds", "stop_on_first", "adapter",
+               "adapter_define", "lockstep", "lockstep_allow")
 DEFAULTS = {"time": 30, "runs": 0, "seed": 0, "engine": "libfuzzer",
             "afl_jobs": 1, "no_new_coverage": 0}
 
@@ -49,6 +52,8 @@ def parse_args(argv, root):
         epilog="examples:\n"
                "  ./reservoir fuzz                               every target, 30 s each\n"
                "  ./reservoir fuzz --plant strict_reserve_in_min --time 60\n"
+               "  ./reservoir fuzz --adapter examples/reserve2007/reserve2007.c \\\n"
+               "      --adapter-define RSV2007_CHARGE_POW2 --targets reserve_fuzzer\n"
                "  ./reservoir fuzz --no-new-coverage 20 --time 600\n"
                "  ./reservoir fuzz --resume build/runs/STAMP --time 120 --update-corpus\n"
                "\nexit status: 0 nothing new found, 1 a new bug (or a fuzzer "
@@ -68,6 +73,23 @@ def parse_args(argv, root):
                              "AFL++ instances alike (default: CPU count)")
     parser.add_argument("--plant", metavar="ID",
                         help="fuzz a build with one planted bug compiled in")
+    parser.add_argument("--adapter", metavar="PATH",
+                        help="fuzz your own reserve implementation: C/C++ "
+                             "sources, a directory of them or a static "
+                             "library implementing reservoir/adapter.h "
+                             "(docs/ADAPTER.md); builds, replays and triages "
+                             "against it")
+    parser.add_argument("--adapter-define", metavar="NAME[=VALUE]",
+                        action="append",
+                        help="a compile definition for the --adapter sources "
+                             "(repeatable)")
+    parser.add_argument("--lockstep", action="store_true", default=None,
+                        help="with --adapter: run the reference reserve tree "
+                             "beside it and report the first divergence")
+    parser.add_argument("--lockstep-allow", metavar="CHOICES",
+                        help="with --lockstep: documented choices that are "
+                             "not bugs (strict-limit, estimator, "
+                             "kmalloc-charge, refusals; comma-separated)")
     parser.add_argument("--out", metavar="DIR",
                         help="run directory (default: build/runs/<stamp>; "
                              "must be empty)")
@@ -138,7 +160,8 @@ def parse_args(argv, root):
     for name, value in DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("afl_asan", "afl_cmplog", "no_seeds", "stop_on_first"):
+    for name in ("afl_asan", "afl_cmplog", "no_seeds", "stop_on_first",
+                 "lockstep"):
         setattr(args, name, bool(getattr(args, name)))
     if args.jobs is None:
         args.jobs = os.cpu_count() or 2
@@ -166,16 +189,66 @@ def parse_args(argv, root):
     if args.plant is not None and args.plant not in known_plants(args.root):
         fail(f"unknown plant '{args.plant}' "
              f"(known: {', '.join(known_plants(args.root))})")
+    check_adapter(args)
     args.corpus_dir = Path(args.corpus_dir).resolve() if args.corpus_dir \
         else args.root / "corpus"
     if args.update_corpus and args.plant:
         fail("--update-corpus grows the corpus from the bug-free build only, "
              "not with --plant")
+    if args.update_corpus and args.adapter:
+        fail("--update-corpus grows the corpus from the model's own build "
+             "only, not with --adapter")
     if args.update_corpus and not args.corpus_dir.is_dir():
         fail(f"--corpus-dir: {args.corpus_dir} is not a directory")
-    args.store = Path(args.store) if args.store else \
-        args.root / triage_module.DEFAULT_STORE
+    if args.store:
+        args.store = Path(args.store)
+    elif args.adapter:
+        # An adapter's bugs are its own: they go into a store of their own.
+        args.store = args.root / "build" / "triage" / \
+            f"findings-adapter-{args.adapter_slug}.json"
+    else:
+        args.store = args.root / triage_module.DEFAULT_STORE
     return args
+
+
+LOCKSTEP_CHOICES = ("strict-limit", "estimator", "kmalloc-charge", "refusals")
+
+
+def check_adapter(args):
+    """Validates --adapter and friends; sets args.adapter_slug (the build
+    and run directory suffix) and an absolute args.adapter."""
+    args.adapter_slug = None
+    defines = args.adapter_define or []
+    if not args.adapter:
+        for given, name in ((defines, "--adapter-define"),
+                            (args.lockstep, "--lockstep"),
+                            (args.lockstep_allow, "--lockstep-allow")):
+            if given:
+                fail(f"{name} needs --adapter")
+        return
+    path = Path(args.adapter)
+    if not path.is_absolute():
+        path = (Path.cwd() / path).resolve()
+    if not path.exists():
+        fail(f"--adapter: {args.adapter} does not exist")
+    if not (path.is_dir() or path.suffix in (".c", ".cc", ".cpp", ".cxx", ".a", ".so")):
+        fail(f"--adapter: {args.adapter} is neither a source (.c .cc .cpp), "
+             "a library (.a .so) nor a directory")
+    args.adapter = str(path)
+    for define in defines:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?", define):
+            fail(f"--adapter-define: '{define}' is not NAME or NAME=VALUE")
+    if args.lockstep_allow is not None:
+        for choice in args.lockstep_allow.split(","):
+            if choice not in LOCKSTEP_CHOICES:
+                fail(f"--lockstep-allow: unknown choice '{choice}' "
+                     f"(known: {', '.join(LOCKSTEP_CHOICES)})")
+        if not args.lockstep:
+            fail("--lockstep-allow needs --lockstep")
+    key = json.dumps([args.adapter, sorted(defines), args.lockstep,
+                      args.lockstep_allow or ""])
+    stem = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "adapter"
+    args.adapter_slug = f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
 def new_run_dir(args):
@@ -186,6 +259,8 @@ def new_run_dir(args):
         return run_dir
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = f"-plant-{args.plant}" if args.plant else ""
+    if args.adapter_slug:
+        suffix += f"-adapter-{args.adapter_slug}"
     base = args.root / "build" / "runs"
     run_dir = base / f"{stamp}{suffix}"
     n = 1
@@ -320,6 +395,10 @@ def main(argv):
         "schema": "reservoir-campaign-summary/2",
         "run_dir": str(run_dir),
         "plant": args.plant, "engines": args.engines,
+        "adapter": args.adapter and {
+            "path": args.adapter, "defines": args.adapter_define or [],
+            "lockstep": args.lockstep,
+            "lockstep_allow": args.lockstep_allow or ""},
         "time_per_target": args.time, "no_seeds": args.no_seeds,
         "options": stored_options(args),
         "builds": {name: str(path) for name, path in builds.items()},

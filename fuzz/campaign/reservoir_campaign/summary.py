@@ -155,6 +155,11 @@ def render_summary(report):
     title = "Reservoir fuzzing campaign"
     if report["plant"]:
         title += f" (plant: {report['plant']})"
+    adapter = report.get("adapter")
+    if adapter:
+        title += f" (adapter: {Path(adapter['path']).name}" + "".join(
+            f" -D{d}" for d in adapter["defines"]) + (
+            ", lockstep" if adapter["lockstep"] else "") + ")"
     lines.append(f"# {title}")
     lines.append("")
     lines.append(f"run directory: {run_dir}")

@@ -10,7 +10,9 @@
 
 namespace reservoir::exec {
 
-class ReservoirModel final : public ModelApi {
+// Not final: the adapter (fuzz/adapter/) derives from it and replaces
+// layer 3 only.
+class ReservoirModel : public ModelApi {
  public:
   ReservoirModel(const ModelConfig& config, uint32_t capacity_pages)
       : model_(config, capacity_pages) {}
