@@ -17,42 +17,6 @@ const reservoir::targets::TargetProfile* g_target = nullptr;
 // operations after the prologue, its own repeated in order as needed, so
 // throughput can be measured per program length under the real engine.
 size_t g_program_ops = 0;
-// RESERVOIR_FAULT_MODE=none|random|fail_nth|input (the bug benchmark's
-// fault-injection configurations): every input runs with this fault mode
-// instead of the one its header chose. random and fail_nth arm every site
-// when the header armed none, and random fails 1 % of the eligible calls
-// when the header's probability is 0, so the forced mode always can fire.
-bool g_force_fault_mode = false;
-reservoir::program::FaultMode g_fault_mode = reservoir::program::FaultMode::kNone;
-
-bool ParseFaultMode(const char* value, reservoir::program::FaultMode* out) {
-  using reservoir::program::FaultMode;
-  static constexpr struct {
-    const char* name;
-    FaultMode mode;
-  } kModes[] = {{"none", FaultMode::kNone},
-                {"random", FaultMode::kRandom},
-                {"fail_nth", FaultMode::kFailNth},
-                {"input", FaultMode::kInput}};
-  for (const auto& m : kModes) {
-    if (std::strcmp(value, m.name) == 0) {
-      *out = m.mode;
-      return true;
-    }
-  }
-  return false;
-}
-
-void ForceFaultMode(reservoir::program::Header* header) {
-  using reservoir::program::FaultMode;
-  header->fault_mode = g_fault_mode;
-  if (g_fault_mode == FaultMode::kRandom || g_fault_mode == FaultMode::kFailNth) {
-    if (header->armed_sites == 0) header->armed_sites = reservoir::program::kAllSitesMask;
-  }
-  if (g_fault_mode == FaultMode::kRandom && header->probability_ppm == 0) {
-    header->probability_ppm = 10000;
-  }
-}
 
 bool KnownEstimator(const char* value) {
   return std::strcmp(value, "exact") == 0 || std::strcmp(value, "2n+m") == 0 ||
@@ -77,14 +41,8 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     }
     g_program_ops = n;
   }
-  if (const char* mode = std::getenv("RESERVOIR_FAULT_MODE")) {
-    if (!ParseFaultMode(mode, &g_fault_mode)) {
-      std::fprintf(stderr, "%s: RESERVOIR_FAULT_MODE=%s: expected none, random, "
-                   "fail_nth or input\n", RESERVOIR_TARGET_NAME, mode);
-      std::exit(2);
-    }
-    g_force_fault_mode = true;
-  }
+  // A bad RESERVOIR_FAULT_MODE stops the run here, not at the first input.
+  reservoir::targets::ForcedFaultMode();
   const char* estimator = std::getenv("RESERVOIR_ESTIMATOR");
   if (estimator != nullptr && !KnownEstimator(estimator)) {
     std::fprintf(stderr, "%s: RESERVOIR_ESTIMATOR=%s: expected exact, 2n+m or "
@@ -101,7 +59,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (g_target == nullptr) LLVMFuzzerInitialize(nullptr, nullptr);
   reservoir::program::Program program =
       reservoir::targets::DecodeForTarget(*g_target, {data, size});
-  if (g_force_fault_mode) ForceFaultMode(&program.header);
   if (g_program_ops != 0) {
     const reservoir::program::Program body =
         reservoir::targets::DecodeForTarget(*g_target, {});

@@ -68,6 +68,15 @@ def parse_args(argv):
     parser.add_argument("--clean-build", metavar="DIR", type=Path,
                         help="an up-to-date libfuzzer-asan build to use as the "
                              "clean build instead of building build/libfuzzer-asan")
+    parser.add_argument("--give-up-after", type=int, default=0, metavar="K",
+                        help="after K trials of a plant and configuration all "
+                             "ran out of budget without a finding, record the "
+                             "rest as 'skipped' instead of running them "
+                             "(0 = never; the table shows them)")
+    parser.add_argument("--clean-afl-runtime", action="store_true",
+                        help="run the clean AFL++ cells on the runtime-plant "
+                             "AFL++ builds with no plant selected, instead of "
+                             "building the plain afl and afl-cmplog presets")
     parser.add_argument("--no-build", action="store_true",
                         help="use the builds as they are (they must exist)")
     args = parser.parse_args(argv)
@@ -147,10 +156,11 @@ def needed_builds(args, plants, names):
             plan["clean"]["libfuzzer"] = args.clean_build.resolve()
         else:
             plan["clean"]["libfuzzer"] = get("libfuzzer-asan", common, clean_mode)
+        afl_mode = runtime if args.clean_afl_runtime else clean_mode
         if "afl" in engines:
-            plan["clean"]["afl"] = get("afl", common, clean_mode)
+            plan["clean"]["afl"] = get("afl", common, afl_mode)
         if cmplog:
-            plan["clean"]["afl-cmplog"] = get("afl-cmplog", targets, clean_mode)
+            plan["clean"]["afl-cmplog"] = get("afl-cmplog", targets, afl_mode)
     for kind in plan.values():
         kind["root"] = root
     return plan
@@ -250,7 +260,7 @@ def write_outputs(out, args, plants, names, records):
         budget = args.budget
         for plant in plants:
             cells = [r for r in records if r["plant"] == plant.id and
-                     r["config"] == config and r["status"] != "n/a"]
+                     r["config"] == config and r["status"] not in ("n/a", "skipped")]
             if not cells or plant.id == CLEAN:
                 continue
             times[plant.id] = {"trials": len(cells),
@@ -304,7 +314,8 @@ def main(argv):
         out.mkdir(parents=True, exist_ok=True)
         stored = {k: getattr(args, k) for k in
                   ("plants", "configs", "trials", "budget", "max_execs",
-                   "jobs", "clean", "clean_only")}
+                   "jobs", "clean", "clean_only", "give_up_after",
+                   "clean_afl_runtime")}
         stored["clean_build"] = str(args.clean_build) if args.clean_build else None
         write_atomically(out / OPTIONS_FILE, json.dumps(
             {"schema": "reservoir-bench-run/1", "options": stored}, indent=2) + "\n")
@@ -327,6 +338,24 @@ def main(argv):
             record = json.loads(path.read_text())
             progress.report(record, skipped=True)
             return
+        if args.give_up_after and trial > args.give_up_after:
+            earlier = [cell_path(out, plant.id, config.name, t)
+                       for t in range(1, trial)]
+            earlier = [json.loads(p.read_text()) for p in earlier if p.exists()]
+            if len(earlier) >= args.give_up_after and all(
+                    r["status"] == "not-found" and r.get("stopped_by") == "budget"
+                    for r in earlier[:args.give_up_after]):
+                record = {"plant": plant.id, "config": config.name,
+                          "trial": trial, "target": plant.target,
+                          "status": "skipped", "found": False,
+                          "budget_seconds": args.budget,
+                          "expected_class": plant.expect_class,
+                          "note": f"not run: trials 1-{args.give_up_after} "
+                                  "found nothing within the budget"}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, json.dumps(record, indent=2) + "\n")
+                progress.report(record)
+                return
         builds = plan["clean" if plant.id == CLEAN else "plant"]
         record = run_cell(plant, config, trial, builds,
                           work_dir(out, plant.id, config.name, trial),

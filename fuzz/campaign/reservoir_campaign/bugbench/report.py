@@ -18,11 +18,13 @@ def summarise(records):
         groups.setdefault((r["plant"], r["config"]), []).append(r)
     out = {}
     for key, cells in groups.items():
-        ran = [c for c in cells if c["status"] != "n/a"]
+        ran = [c for c in cells if c["status"] not in ("n/a", "skipped")]
+        skipped = sum(1 for c in cells if c["status"] == "skipped")
         found = [c for c in ran if c.get("found")]
         agg = {"plant": key[0], "config": key[1], "trials": len(ran),
                "found": len(found),
                "applies": bool(ran),
+               "skipped": skipped,
                "errors": sum(1 for c in ran if c["status"] == "error"),
                "class_matches": sum(1 for c in found if c.get("class_matches")),
                "classes": sorted({c.get("class") or "?" for c in found}),
@@ -55,6 +57,8 @@ def cell_text(agg, field):
     if agg is None or not agg["applies"]:
         return "n/a"
     head = f"{agg['found']}/{agg['trials']}"
+    if agg.get("skipped"):
+        head += f" (+{agg['skipped']} skipped)"
     if agg["plant"] != CLEAN and agg["found"] and \
             agg["class_matches"] != agg["found"]:
         head += " (class: " + ",".join(agg["classes"]) + ")"
@@ -89,6 +93,8 @@ def render_markdown(meta, plants, configs, aggs):
                  + f", {meta['trials']} trial(s) (trial = engine seed), "
                  f"jobs {meta['jobs']}. Each cell: found/trials, then the "
                  "median (min-max) over the trials that found the plant; "
+                 "`+k skipped`: trials not run because the first ones all ran "
+                 "out of budget (--give-up-after); "
                  "`n/a`: the configuration does not apply to the plant's "
                  "target; `(class: ...)` flags findings of another class "
                  "than the trigger's `# expect:` line.")

@@ -35,7 +35,7 @@ def _plot(data_path, out):
     data = json.loads(Path(data_path).read_text())
     budget = max(float(data["budget"]), 1e-3)
     figure, axes = plt.subplots(figsize=(8, 4.8), dpi=100)
-    floor = 1e-3
+    floor = 1e-2
     for plant, entry in sorted(data["plants"].items()):
         trials = entry["trials"]
         times = sorted(max(t, floor) for t in entry["times"])
