@@ -96,8 +96,10 @@ def run_afl(plant, config, trial, builds, work, budget, max_execs, env):
             return False
         match = AFL_SEED_CRASH_RE.search(text)
         if match and not seed_crash:
-            seed_crash.update(name=Path(match.group(1)).name,
-                              seconds=job.elapsed())
+            name = Path(match.group(1)).name
+            # afl-fuzz may name the seed by its queue copy: id:N,orig:NAME.
+            name = name.split("orig:", 1)[-1]
+            seed_crash.update(name=name, seconds=job.elapsed())
         return bool(seed_crash)
 
     job.start(env)

@@ -60,7 +60,9 @@ def parse_args(argv):
                         help="also run every configuration on the correct "
                              "build (the clean pseudo-plant: must find nothing)")
     parser.add_argument("--clean-only", action="store_true",
-                        help=argparse.SUPPRESS)
+                        help="run only the clean pseudo-plant (on the targets "
+                             "of the --plants given), e.g. as a second run "
+                             "with fewer trials beside the plants' run")
     parser.add_argument("--out", metavar="DIR",
                         help="a fresh output directory (default build/bench/<stamp>)")
     parser.add_argument("--resume", metavar="DIR",
