@@ -12,6 +12,7 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,9 @@ POLL_SECONDS = 0.1
 # The wall-clock budget is enforced by the engines (-max_total_time, -V);
 # this much later the cell stops them itself.
 GRACE_SECONDS = 30
+# Set on Ctrl-C: running cells stop their engine; their records are not
+# written (the cell runs again on --resume).
+STOP = threading.Event()
 
 
 def engine_args(root, config, trial, budget, max_execs):
@@ -51,6 +55,8 @@ def wait(job, budget, on_poll=None):
     while not job.poll():
         if on_poll is not None and on_poll():
             job.interrupt(by="finding")
+        if STOP.is_set() and job.stopped_by is None:
+            job.interrupt(by="interrupted")
         if job.elapsed() > budget + GRACE_SECONDS and job.stopped_by is None:
             job.interrupt(by="budget")
         if job.overdue():

@@ -16,6 +16,7 @@ from .. import builds as builds_module
 from ..common import ROOT, fail, say, set_prog, write_atomically
 from ..targets import TARGETS
 from . import configs as configs_module
+from . import cells as cells_module
 from .cells import run_cell
 from .plants import CLEAN, all_plants, clean_plant
 from .report import document, render_markdown, summarise
@@ -105,6 +106,7 @@ def select(args):
             fail(f"unknown plant '{','.join(unknown) or args.plants}' "
                  f"(known: {', '.join(by_id)})")
         plants = [by_id[p] for p in wanted]
+    chosen = plants
     if args.clean_only:
         plants = []
     if args.configs == "main":
@@ -117,8 +119,7 @@ def select(args):
                  f"(known: {', '.join(configs_module.BY_NAME)})")
     if args.clean or args.clean_only:
         # The clean pseudo-plant runs on every target the plants use.
-        targets = sorted({p.target for p in (plants or all_plants(args.root))},
-                         key=TARGETS.index)
+        targets = sorted({p.target for p in chosen}, key=TARGETS.index)
         plants = plants + [clean_plant(t) for t in targets]
     return plants, names
 
@@ -195,13 +196,19 @@ def resume_args(args):
     return out
 
 
+def cell_key(plant):
+    """The directory name of a plant's cells: the clean pseudo-plant runs
+    once per target, so its cells are kept per target."""
+    return f"{CLEAN}-{plant.target}" if plant.id == CLEAN else plant.id
+
+
 def cell_path(out, plant, config, trial):
-    return out / "cells" / plant / config / f"trial-{trial}.json"
+    return out / "cells" / cell_key(plant) / config / f"trial-{trial}.json"
 
 
 def work_dir(out, plant, config, trial):
     """A fresh work directory (a cell interrupted earlier keeps its own)."""
-    base = out / "work" / plant / config / f"trial-{trial}"
+    base = out / "work" / cell_key(plant) / config / f"trial-{trial}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -332,16 +339,21 @@ def main(argv):
         + f" per cell; writing to {out}")
     base_env = dict(os.environ)
     interrupted = False
+    # Set on Ctrl-C: cells not started yet are not started (the one running
+    # gets the SIGINT with its process group's terminal and ends).
+    stop = threading.Event()
 
     def one(cell):
         plant, config, trial = cell
-        path = cell_path(out, plant.id, config.name, trial)
+        if stop.is_set():
+            return
+        path = cell_path(out, plant, config.name, trial)
         if path.exists():
             record = json.loads(path.read_text())
             progress.report(record, skipped=True)
             return
         if args.give_up_after and trial > args.give_up_after:
-            earlier = [cell_path(out, plant.id, config.name, t)
+            earlier = [cell_path(out, plant, config.name, t)
                        for t in range(1, trial)]
             earlier = [json.loads(p.read_text()) for p in earlier if p.exists()]
             if len(earlier) >= args.give_up_after and all(
@@ -360,19 +372,26 @@ def main(argv):
                 return
         builds = plan["clean" if plant.id == CLEAN else "plant"]
         record = run_cell(plant, config, trial, builds,
-                          work_dir(out, plant.id, config.name, trial),
+                          work_dir(out, plant, config.name, trial),
                           args.budget, args.max_execs, base_env)
+        if cells_module.STOP.is_set():
+            return   # interrupted: not a result; --resume runs it again
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, json.dumps(record, indent=2) + "\n")
         progress.report(record)
 
+    pool = concurrent.futures.ThreadPoolExecutor(args.jobs)
+    futures = [pool.submit(one, c) for c in cells]
     try:
-        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-            for future in [pool.submit(one, c) for c in cells]:
-                future.result()
+        for future in futures:
+            future.result()
     except KeyboardInterrupt:
         interrupted = True
+        stop.set()
+        cells_module.STOP.set()
         say("interrupted: the finished cells are kept; --resume continues")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     records = load_records(out)
     _, markdown = write_outputs(out, args, plants, names, records)
     print(markdown)

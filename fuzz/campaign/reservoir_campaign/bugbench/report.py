@@ -104,9 +104,18 @@ def render_markdown(meta, plants, configs, aggs):
     for field, title in (("executions", "Executions to exposure"),
                          ("seconds", "Seconds to exposure (wall time, noisy)")):
         lines += [f"## {title}", "", header, rule]
+        shown = set()
         for plant in plants:
-            label = f"`{plant.id}` ({short_name(plant.target)}, " \
-                    f"{plant.expect_class or 'nothing'})"
+            if plant.id in shown:
+                continue   # the clean pseudo-plant: one row, every target
+            shown.add(plant.id)
+            if plant.id == CLEAN:
+                targets = ", ".join(short_name(p.target) for p in plants
+                                    if p.id == CLEAN)
+                label = f"`clean` (the correct build on {targets}; must find nothing)"
+            else:
+                label = f"`{plant.id}` ({short_name(plant.target)}, " \
+                        f"{plant.expect_class})"
             cells = [cell_text(aggs.get((plant.id, c)), field) for c in configs]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")

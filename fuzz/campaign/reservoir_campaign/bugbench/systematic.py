@@ -18,6 +18,17 @@ from pathlib import Path
 
 from ..builds import plant_env
 
+
+class _Stop:
+    """cells.STOP, looked up late (cells imports this module)."""
+    @staticmethod
+    def is_set():
+        from .cells import STOP as stop
+        return stop.is_set()
+
+
+STOP = _Stop()
+
 BATCH = 32
 HEADER_RE = re.compile(r"^== (.+) \(\d+ operations\)$")
 OK_RE = re.compile(r"^   ok: .* (\d+) injected$")
@@ -107,6 +118,9 @@ def sweep(replay, target, seeds_dir, work, env, budget, max_execs):
                         "seeds_swept": swept}
             nth += len(files)
             elapsed = time.monotonic() - start
+            if STOP.is_set():
+                return {"found": False, "seconds": round(elapsed, 3),
+                        "executions": executions, "stopped_by": "interrupted"}
             if elapsed > budget or (max_execs and executions >= max_execs):
                 return {"found": False, "seconds": round(elapsed, 3),
                         "executions": executions, "seeds_swept": swept,
