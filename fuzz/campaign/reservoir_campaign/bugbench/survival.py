@@ -23,9 +23,15 @@ def draw(data, path):
         return False
     data_path = Path(path).with_suffix(".json")
     data_path.write_text(json.dumps(data))
-    result = subprocess.run([python, __file__, str(data_path), str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return result.returncode == 0 and Path(path).exists()
+    for _ in range(2):   # once more if it failed (seen once, under load)
+        result = subprocess.run([python, __file__, str(data_path), str(path)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if result.returncode == 0 and Path(path).exists():
+            return True
+    from ..common import say
+    lines = result.stderr.decode(errors="replace").strip().splitlines()
+    say(f"no {Path(path).name}: {lines[-1] if lines else 'the plot failed'}")
+    return False
 
 
 def _plot(data_path, out):
@@ -36,7 +42,9 @@ def _plot(data_path, out):
     budget = max(float(data["budget"]), 1e-3)
     figure, axes = plt.subplots(figsize=(8, 4.8), dpi=100)
     floor = 1e-2
-    for plant, entry in sorted(data["plants"].items()):
+    colours = plt.get_cmap("tab20").colors
+    styles = ("-", "--", ":", "-.")
+    for index, (plant, entry) in enumerate(sorted(data["plants"].items())):
         trials = entry["trials"]
         times = sorted(max(t, floor) for t in entry["times"])
         xs, ys = [floor], [1.0]
@@ -49,7 +57,9 @@ def _plot(data_path, out):
             ys.append(alive / trials)
         xs.append(budget)
         ys.append(alive / trials)
-        axes.plot(xs, ys, label=plant, linewidth=1.5)
+        axes.plot(xs, ys, label=plant, linewidth=1.6,
+                  color=colours[(2 * index) % 20 + (index // 10) % 2],
+                  linestyle=styles[index % len(styles)])
     axes.set_xscale("log")
     axes.set_xlim(floor, budget)
     axes.set_ylim(-0.03, 1.03)
