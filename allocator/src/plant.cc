@@ -32,6 +32,9 @@ bool ParsePlantId(const char* text, PlantId* out) {
 const char* PlantBuildMode() {
 #if defined(RESERVOIR_PLANT_RUNTIME)
   return "runtime";
+#elif defined(RESERVOIR_PLANT_msan_uninit_read)
+  // The executor's MemorySanitizer plant (fuzz/msan/), outside the list.
+  return "compiled:msan_uninit_read";
 #elif defined(RESERVOIR_PLANT_COMPILED)
 #define RESERVOIR_PLANT_STR2_(x) #x
 #define RESERVOIR_PLANT_STR_(x) RESERVOIR_PLANT_STR2_(x)
