@@ -20,6 +20,7 @@
 
 #include <algorithm>
 
+#include "reservoir/plant.h"
 #include "reservoir/slab_allocator.h"
 
 namespace reservoir {
@@ -82,8 +83,14 @@ uint64_t EstimateCachePages(EstimatorKind kind, const SlabGeometry& geometry,
   }
   uint64_t num = 0, den = 1;
   PagesPerObject(geometry, &num, &den);
-  return objects * num / den +
-         InvisibleSlabs(geometry, nr_cpus) * (uint64_t{1} << geometry.order);
+  uint64_t out_of_sight =
+      InvisibleSlabs(geometry, nr_cpus) * (uint64_t{1} << geometry.order);
+  // PLANT(estimator_drops_partial): the exact bound forgets the slabs out
+  // of the allocating CPU's sight (other CPUs' active and partial slabs,
+  // and the new slab itself), as 2N + m does: it counts only the full
+  // slabs the objects fill, so a demand smaller than a slab gets no page.
+  if (RESERVOIR_PLANTED(estimator_drops_partial)) out_of_sight = 0;
+  return objects * num / den + out_of_sight;
 }
 
 uint64_t EstimateKmallocPages(EstimatorKind kind, uint64_t bytes, int nr_cpus,

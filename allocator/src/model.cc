@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "reservoir/plant.h"
 #include "reservoir/report.h"
 
 namespace reservoir {
@@ -13,7 +14,11 @@ Model::Model(const ModelConfig& config, uint32_t capacity_pages)
     : config_(config),
       pages_(config, &gate_, capacity_pages),
       slab_(config, &pages_, &gate_),
-      reserves_(config, &pages_, &slab_, &gate_) {}
+      reserves_(config, &pages_, &slab_, &gate_) {
+  // A runtime-plant build reads RESERVOIR_PLANT here, so a bad id stops
+  // the run before the first operation (plant.h).
+  ActivePlant();
+}
 
 void Model::AfterOperation() const {
   if (config_.audit == AuditLevel::kFull) AuditFull();

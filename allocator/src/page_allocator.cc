@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "reservoir/plant.h"
 #include "reservoir/report.h"
 #include "sanitizer.h"
 
@@ -173,12 +174,9 @@ void PageAllocator::Expand(Zone& zone, Pfn pfn, int low, int high) {
 // same order in the same zone.
 void PageAllocator::FreeOneBlock(Zone& zone, Pfn pfn, int order) {
   while (order < max_order_) {
-#if defined(RESERVOIR_PLANT_wrong_buddy)
+    Pfn buddy = pfn ^ (1u << order);
     // PLANT(wrong_buddy): the buddy is taken one block too far.
-    const Pfn buddy = pfn + (2u << order);
-#else
-    const Pfn buddy = pfn ^ (1u << order);
-#endif
+    if (RESERVOIR_PLANTED(wrong_buddy)) buddy = pfn + (2u << order);
     if (!zone.Contains(buddy)) break;
     const PageFrame& candidate = frames_[buddy];
     if (!(candidate.flags & kPageBuddy) || candidate.order != order) break;
@@ -288,19 +286,18 @@ void PageAllocator::PrepNewPage(Pfn pfn, int order, const AllocContext& ctx,
   if (IsEntitled(ctx)) flags |= kPageEntitledOwner;
   if (via_no_watermarks) flags |= kPageViaNoWatermarks;
   // The tag: set exactly when only NO_WATERMARKS could serve the request.
-#if defined(RESERVOIR_PLANT_pfmemalloc_every_entitled)
+  if (via_no_watermarks) flags |= kPagePfmemalloc;
   // PLANT(pfmemalloc_every_entitled): tag every entitled caller's page
   // (the bug fixed by "mm: only set page->pfmemalloc when
   // ALLOC_NO_WATERMARKS was used").
-  if (IsEntitled(ctx)) flags |= kPagePfmemalloc;
-#else
-  if (via_no_watermarks) flags |= kPagePfmemalloc;
-#endif
-#if defined(RESERVOIR_PLANT_stale_pfmemalloc)
+  if (RESERVOIR_PLANTED(pfmemalloc_every_entitled) && IsEntitled(ctx)) {
+    flags |= kPagePfmemalloc;
+  }
   // PLANT(stale_pfmemalloc): a reused page keeps the tag it had when it was
   // freed (the compaction-capture bug).
-  flags |= head.reserved & kPagePfmemalloc;
-#endif
+  if (RESERVOIR_PLANTED(stale_pfmemalloc)) {
+    flags |= head.reserved & kPagePfmemalloc;
+  }
   head.flags = flags;
   head.order = static_cast<uint8_t>(order);
   head.owner = 0;

@@ -6,6 +6,7 @@
 
 #include "reservoir/estimator.h"
 #include "reservoir/page_allocator.h"
+#include "reservoir/plant.h"
 #include "reservoir/report.h"
 #include "reservoir/slab_allocator.h"
 
@@ -281,13 +282,15 @@ ReserveStatus ReserveTree::Connect(ReserveId child, ReserveId parent) {
   node.parent = parent;
   node.next_sibling = nodes_[parent].first_child;
   nodes_[parent].first_child = child;
-#if defined(RESERVOIR_PLANT_connect_drops_usage)
+  uint64_t moved_usage = node.usage;
   // PLANT(connect_drops_usage): the moved subtree's usage is not carried
   // to its new ancestors.
-  AddAlongPath(parent, node.pages, node.limit, 0);
-#else
-  AddAlongPath(parent, node.pages, node.limit, node.usage);
-#endif
+  if (RESERVOIR_PLANTED(connect_drops_usage)) moved_usage = 0;
+  uint64_t moved_pages = node.pages;
+  // PLANT(connect_drops_pages): the moved subtree's pages are not carried
+  // to its new ancestors (the strict reserve did grow by them above).
+  if (RESERVOIR_PLANTED(connect_drops_pages)) moved_pages = 0;
+  AddAlongPath(parent, moved_pages, node.limit, moved_usage);
   AuditPath(child);
   return ReserveStatus::kOk;
 }

@@ -6,6 +6,7 @@
 
 #include "reservoir/estimator.h"
 #include "reservoir/model.h"
+#include "reservoir/plant.h"
 #include "reservoir/report.h"
 
 namespace reservoir {
@@ -17,13 +18,12 @@ AllocContext WithoutReserves(const AllocContext& ctx) {
   return normal;
 }
 
-#if defined(RESERVOIR_PLANT_uncharge_ksize)
+// The seed patch's charge (PLANT(uncharge_ksize)).
 uint64_t RoundUpPowerOfTwo(uint64_t x) {
   uint64_t result = 1;
   while (result < x) result <<= 1;
   return result;
 }
-#endif
 
 }  // namespace
 
@@ -40,7 +40,6 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
     grant->emergency = true;
     return;
   }
-#if defined(RESERVOIR_PLANT_error_path_skips_uncharge)
   // PLANT(error_path_skips_uncharge): when the emergency allocation fails
   // because a fault was injected, the error path returns before undoing the
   // charge that already succeeded: the kind of leak on a rarely taken error
@@ -50,8 +49,10 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
   // reachable with fault injection.
   // Caught by the executor's shadow ledger (accounting-imbalance: the node's
   // usage exceeds its live charges).
-  if (gate_.injected_total() != injected_before) return;
-#endif
+  if (RESERVOIR_PLANTED(error_path_skips_uncharge) &&
+      gate_.injected_total() != injected_before) {
+    return;
+  }
   reserves_.Uncharge(grant->node, charge);
   // The guarantee: a user within its declared reserve never fails, unless
   // a fault was injected or reserve memory was used unaccounted. It covers
@@ -105,15 +106,12 @@ ReserveGrant Model::KmallocReserve(size_t size, const AllocContext& ctx,
   grant.node = node;
   grant.object = slab_.Kmalloc(size, WithoutReserves(ctx), "kmalloc_reserve");
   if (grant.object == nullptr && IsEntitled(ctx) && size != 0) {
-#if defined(RESERVOIR_PLANT_uncharge_ksize)
+    uint64_t charge = KmallocChargeBytes(size);
     // PLANT(uncharge_ksize): charge roundup_pow_of_two(size) as the seed
     // patch did; the free uncharges ksize(), which differs for 96 and 192.
-    const uint64_t charge = size <= kKmallocMaxCacheSize
-                                ? RoundUpPowerOfTwo(size)
-                                : KmallocChargeBytes(size);
-#else
-    const uint64_t charge = KmallocChargeBytes(size);
-#endif
+    if (RESERVOIR_PLANTED(uncharge_ksize) && size <= kKmallocMaxCacheSize) {
+      charge = RoundUpPowerOfTwo(size);
+    }
     const int index = KmallocIndex(size);
     const bool budgeted = Budgets(node, ReserveKind::kKmalloc, nullptr);
     const bool guaranteed =
@@ -130,11 +128,11 @@ ReserveGrant Model::KmallocReserve(size_t size, const AllocContext& ctx,
 }
 
 void Model::KfreeReserve(const ReserveGrant& grant, uint16_t cpu) {
-#if defined(RESERVOIR_PLANT_uncharge_ksize)
-  const uint64_t uncharge = grant.emergency ? slab_.Ksize(grant.object) : 0;
-#else
-  const uint64_t uncharge = grant.charged;
-#endif
+  uint64_t uncharge = grant.charged;
+  // PLANT(uncharge_ksize): the free uncharges ksize().
+  if (RESERVOIR_PLANTED(uncharge_ksize)) {
+    uncharge = grant.emergency ? slab_.Ksize(grant.object) : 0;
+  }
   slab_.Kfree(grant.object, cpu);
   if (grant.emergency) reserves_.Uncharge(grant.node, uncharge);
   AfterOperation();

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "reservoir/plant.h"
 #include "reservoir/report.h"
 #include "reservoir/slab_allocator.h"
 #include "free_pointer.h"
@@ -51,13 +52,10 @@ void* SlabAllocator::SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
 
   // Fast path: the CPU's lockless freelist.
   if (c.slab != kNoPfn && c.freelist != nullptr) {
-#if defined(RESERVOIR_PLANT_fastpath_skips_match)
+    bool match = PfmemallocMatch(slabs_[c.slab], reserve_ok);
     // PLANT(fastpath_skips_match): the per-CPU fast path hands out objects
     // without pfmemalloc_match() (Linux 3.6, fixed by commit 5091b74a).
-    const bool match = true;
-#else
-    const bool match = PfmemallocMatch(slabs_[c.slab], reserve_ok);
-#endif
+    if (RESERVOIR_PLANTED(fastpath_skips_match)) match = true;
     if (match) {
       ++cache->stats.alloc_fastpath;
       return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size,
@@ -183,14 +181,11 @@ void SlabAllocator::LoadFreelist(KmemCache* cache, int cpu, Pfn slab_pfn) {
 // get_partial_node(): the first node partial slab the caller may use.
 Pfn SlabAllocator::GetPartialNode(KmemCache* cache, bool reserve_ok) {
   for (Pfn pfn = cache->node_partial; pfn != kNoPfn; pfn = slabs_[pfn].next) {
-#if defined(RESERVOIR_PLANT_partial_ignores_tag)
+    bool match = PfmemallocMatch(slabs_[pfn], reserve_ok);
     // PLANT(partial_ignores_tag): the node partial list ignores the reserve
     // tag (fixed by "slub: consider pfmemalloc_match() in
     // get_partial_node()").
-    const bool match = true;
-#else
-    const bool match = PfmemallocMatch(slabs_[pfn], reserve_ok);
-#endif
+    if (RESERVOIR_PLANTED(partial_ignores_tag)) match = true;
     if (match) {
       ListDel(&cache->node_partial, pfn);
       --cache->nr_node_partial;

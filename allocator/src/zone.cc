@@ -2,6 +2,8 @@
 // the watermark test (__zone_watermark_ok) of mm/page_alloc.c.
 #include "reservoir/zone.h"
 
+#include "reservoir/plant.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -66,7 +68,7 @@ void SetupZoneWatermarks(Zone* zones, int nr_zones, int64_t min_free_kbytes,
 
 bool ZoneWatermarkOk(const Zone& zone, int order, uint64_t mark, int classzone,
                      uint32_t alloc_flags, int max_order) {
-#if defined(RESERVOIR_PLANT_strict_reserve_in_min)
+  int64_t min = static_cast<int64_t>(mark);
   // PLANT(strict_reserve_in_min): the strict reserve is folded into the
   // watermark before the relaxations, as the first emergency-pool patches of
   // the swap-over-network series did (adjust_memalloc_reserve() raised
@@ -74,10 +76,9 @@ bool ZoneWatermarkOk(const Zone& zone, int order, uint64_t mark, int classzone,
   // and an atomic request takes a further quarter, so unentitled requests
   // eat into the reserve. Caught by the cheap audit's watermark-breach check
   // (free + reserve pages in use < pages_emerg).
-  int64_t min = static_cast<int64_t>(mark) + static_cast<int64_t>(zone.pages_emerg);
-#else
-  int64_t min = static_cast<int64_t>(mark);
-#endif
+  if (RESERVOIR_PLANTED(strict_reserve_in_min)) {
+    min += static_cast<int64_t>(zone.pages_emerg);
+  }
   // free_pages counts the pages of the request itself except one.
   const int64_t free_pages =
       static_cast<int64_t>(zone.free_pages) - ((int64_t{1} << order) - 1);
@@ -89,12 +90,11 @@ bool ZoneWatermarkOk(const Zone& zone, int order, uint64_t mark, int classzone,
   if (alloc_flags & kAllocOom) min -= min / 2;
   // The strict reserve is added after every relaxation: no gfp flag
   // reaches it. Only ALLOC_NO_WATERMARKS (which skips this test) does.
-#if defined(RESERVOIR_PLANT_strict_reserve_in_min)
-  const int64_t floor = min + static_cast<int64_t>(zone.lowmem_reserve[classzone]);
-#else
-  const int64_t floor = min + static_cast<int64_t>(zone.lowmem_reserve[classzone]) +
-                        static_cast<int64_t>(zone.pages_emerg);
-#endif
+  int64_t floor = min + static_cast<int64_t>(zone.lowmem_reserve[classzone]);
+  // PLANT(strict_reserve_in_min): already in min, relaxed with it.
+  if (!RESERVOIR_PLANTED(strict_reserve_in_min)) {
+    floor += static_cast<int64_t>(zone.pages_emerg);
+  }
   if (free_pages <= floor) return false;
   if (order == 0) return true;
   // For higher orders a suitable block must exist at all.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "reservoir/exec/executor.h"
+#include "reservoir/plant.h"
 #include "reservoir/program/text_format.h"
 #include "reservoir/targets/target_profile.h"
 
@@ -43,7 +44,10 @@ void Usage(FILE* out) {
       "  --trace        print each operation and its result, then the zones'\n"
       "                 free pages, watermarks and strict reserve and the\n"
       "                 reserve nodes (lines starting \"   @\")\n"
-      "  --list-targets print the targets and exit\n\n"
+      "  --list-targets print the targets and exit\n"
+      "  --version      print which planted bugs this build carries (none,\n"
+      "                 compiled:<id>, or runtime: RESERVOIR_PLANT=<id>\n"
+      "                 selects one) and exit\n\n"
       "Exit status: 0 clean; a finding aborts with its report; 2 bad usage.\n",
       kProg);
 }
@@ -88,6 +92,13 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       Usage(stdout);
+      return 0;
+    } else if (arg == "--version") {
+      // "plants: none" on the default build (ctest plants_absent_by_default).
+      const reservoir::PlantId active = reservoir::ActivePlant();
+      std::printf("%s (plants: %s, active: %s)\n", kProg,
+                  reservoir::PlantBuildMode(),
+                  reservoir::kPlantNames[static_cast<int>(active)]);
       return 0;
     } else if (arg == "--list-targets") {
       for (const TargetProfile& t : reservoir::targets::AllTargets())

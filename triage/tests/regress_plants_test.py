@@ -2,9 +2,11 @@
 """The regression cases `regress` generates catch their bug (ctest label
 `plants`).
 
-For each plant given: build reservoir-replay with the plant compiled in (a
-tools-only Debug build without tests or fuzzers, reused when present),
-minimise the plant's trigger (corpus/plants/<id>.txt) on it, turn the
+For each plant given: on the one runtime-plant build every plant test
+shares (build/libfuzzer-asan-plant-runtime: every plant compiled in,
+RESERVOIR_PLANT=<id> turns one on; its reservoir-replay is built here when
+out of date), minimise the plant's trigger (corpus/plants/<id>.txt) with
+the plant on, turn the
 result into a regression case with `regress` (into a scratch root, never
 the source tree), then check that the case
   - crashes on the planted build with the signature it was minimised to
@@ -14,7 +16,7 @@ Exits 1 with one line per failure; prints the figures (build time,
 minimised size, replays) on stdout.
 
     regress_plants_test.py --source ROOT --fixed-replay PATH --work DIR
-                           PLANT...
+                           [--plant-build DIR] PLANT...
 """
 import argparse
 import os
@@ -24,25 +26,25 @@ import sys
 import time
 
 
-def run(command, **kw):
-    return subprocess.run(command, capture_output=True, text=True, **kw)
+def run(command, plant=None, **kw):
+    """Runs `command` with RESERVOIR_PLANT=`plant` (None: unset)."""
+    env = dict(os.environ)
+    env.pop("RESERVOIR_PLANT", None)
+    if plant:
+        env["RESERVOIR_PLANT"] = plant
+    return subprocess.run(command, capture_output=True, text=True, env=env,
+                          **kw)
 
 
-def build_plant(source, work, plant):
-    build = os.path.join(work, f"plant-{plant}")
+def build_runtime(source, build):
+    """Configures (as ./reservoir fuzz and bench do: the libfuzzer-asan
+    preset, -DRESERVOIR_PLANT=runtime) and brings reservoir-replay up to
+    date; returns (replay path, seconds)."""
     replay = os.path.join(build, "fuzz", "tools", "reservoir-replay")
     start = time.monotonic()
     if not os.path.isfile(os.path.join(build, "CMakeCache.txt")):
-        configure = ["cmake", "-S", source, "-B", build, "-G", "Ninja",
-                     "-DCMAKE_BUILD_TYPE=Debug",
-                     "-DRESERVOIR_BUILD_TESTS=OFF",
-                     "-DRESERVOIR_BUILD_FUZZERS=OFF",
-                     f"-DRESERVOIR_PLANT={plant}"]
-        for compiler, var in (("clang++-14", "CMAKE_CXX_COMPILER"),
-                              ("clang-14", "CMAKE_C_COMPILER")):
-            if shutil.which(compiler):
-                configure.append(f"-D{var}={compiler}")
-        p = run(configure)
+        p = run(["cmake", "--preset", "libfuzzer-asan", "-B", build,
+                 "-DRESERVOIR_PLANT=runtime"], cwd=source)
         if p.returncode != 0:
             raise RuntimeError(f"configure failed: {p.stdout[-400:]}"
                                f"{p.stderr[-400:]}")
@@ -50,7 +52,7 @@ def build_plant(source, work, plant):
              "-j", "2"])
     if p.returncode != 0:
         raise RuntimeError(f"build failed: {p.stdout[-600:]}")
-    return build, replay, time.monotonic() - start
+    return replay, time.monotonic() - start
 
 
 def target_of(trigger):
@@ -62,7 +64,7 @@ def target_of(trigger):
     return "slab_fuzzer"
 
 
-def check_runs(args, triage, plants):
+def check_runs(args, triage, plants, build):
     """`run` on a directory of every plant trigger, once per plant build,
     all into one findings store: one bug per plant, no two plants with
     one signature, and a second run of the first plant says `known`."""
@@ -79,9 +81,8 @@ def check_runs(args, triage, plants):
     for n, plant in enumerate(plants + plants[:1]):
         out = os.path.join(args.work, f"run-{n}-{plant}")
         shutil.rmtree(out, ignore_errors=True)
-        p = run(triage + ["run", crashes, "--build",
-                          os.path.join(args.work, f"plant-{plant}"),
-                          "--store", store, "--out", out])
+        p = run(triage + ["run", crashes, "--build", build,
+                          "--store", store, "--out", out], plant=plant)
         if p.returncode != 0:
             failures.append(f"{plant}: run failed: {p.stderr.strip()[-300:]}")
             continue
@@ -109,6 +110,9 @@ def main(argv):
     parser.add_argument("--source", required=True)
     parser.add_argument("--fixed-replay", required=True)
     parser.add_argument("--work", required=True)
+    parser.add_argument("--plant-build",
+                        help="the runtime-plant build (default: "
+                             "SOURCE/build/libfuzzer-asan-plant-runtime)")
     parser.add_argument("plants", nargs="+")
     args = parser.parse_args(argv)
     triage = [sys.executable, os.path.join(args.source, "triage",
@@ -117,22 +121,25 @@ def main(argv):
         os.path.abspath(args.fixed_replay))))
     os.makedirs(args.work, exist_ok=True)
     failures = []
+    build = os.path.abspath(args.plant_build or os.path.join(
+        args.source, "build", "libfuzzer-asan-plant-runtime"))
+    try:
+        replay, seconds = build_runtime(args.source, build)
+    except RuntimeError as e:
+        print(f"FAIL runtime-plant build: {e}")
+        return 1
+    print(f"runtime-plant build {build}: reservoir-replay up to date in "
+          f"{seconds:.0f} s")
     for plant in args.plants:
         trigger = os.path.join(args.source, "corpus", "plants",
                                f"{plant}.txt")
         target = target_of(trigger)
-        try:
-            build, replay, seconds = build_plant(args.source, args.work,
-                                                 plant)
-        except RuntimeError as e:
-            failures.append(f"{plant}: {e}")
-            continue
         scratch = os.path.join(args.work, f"case-{plant}")
         shutil.rmtree(scratch, ignore_errors=True)   # our own scratch only
         os.makedirs(scratch)
         out = os.path.join(scratch, "minimised")
         p = run(triage + ["minimise", trigger, "--build", build,
-                          "--out", out])
+                          "--out", out], plant=plant)
         if p.returncode != 0:
             failures.append(f"{plant}: minimise failed: {p.stderr.strip()}")
             continue
@@ -142,7 +149,7 @@ def main(argv):
         p = run(triage + ["--root", root, "regress",
                           os.path.join(out, "minimised.txt"),
                           "--target", target, "--bug-build", build,
-                          "--fixed-build", fixed_build])
+                          "--fixed-build", fixed_build], plant=plant)
         if p.returncode != 0:
             failures.append(f"{plant}: regress failed: {p.stderr.strip()}")
             continue
@@ -154,14 +161,14 @@ def main(argv):
         signature = [l[len("# signature: "):] for l in text.split("\n")
                      if l.startswith("# signature: ")]
         # With the bug: the expect line is printed, the signature matches.
-        p = run([replay, "--target", target, case])
+        p = run([replay, "--target", target, case], plant=plant)
         log = p.stdout + p.stderr
         if p.returncode == 0 or not expect or expect[0] not in log:
             failures.append(f"{plant}: the case does not fail on the planted "
                             f"build with '{expect[0] if expect else '?'}'")
             continue
         p = run(triage + ["reproduce", case, "--build", build, "--runs", "1",
-                          "--json"])
+                          "--json"], plant=plant)
         if not signature or signature[0] not in p.stdout:
             failures.append(f"{plant}: the case's signature changed on the "
                             "planted build")
@@ -173,11 +180,11 @@ def main(argv):
             failures.append(f"{plant}: the case fails without the plant: "
                             f"{(p.stdout + p.stderr).strip()[-300:]}")
             continue
-        print(f"{plant}: ok ({target}; plant build {seconds:.0f} s; "
-              f"{figures})")
+        print(f"{plant}: ok ({target}; {figures})")
     failures += check_runs(args, triage, [p for p in args.plants
                                           if not any(f.startswith(p + ":")
-                                                     for f in failures)])
+                                                     for f in failures)],
+                           build)
     for failure in failures:
         print(f"FAIL {failure}")
     return 1 if failures else 0

@@ -1,14 +1,31 @@
 """Configure and build what a campaign needs: the libfuzzer-asan preset
-and/or the AFL++ presets, or their planted variants
-(build/<preset>-plant-<id>), or their adapter variants, built against a
-user's reserve implementation (build/<preset>-adapter-<slug>,
-docs/ADAPTER.md)."""
+and/or the AFL++ presets, or their runtime-plant variants
+(build/<preset>-plant-runtime: every plant compiled in, the environment
+variable RESERVOIR_PLANT=<id> turns one on; allocator/include/reservoir/
+plant.h), or their adapter variants, built against a user's reserve
+implementation (build/<preset>-adapter-<slug>, docs/ADAPTER.md). One
+runtime-plant build serves every plant: the campaign, the bug benchmark
+and the plant tests share it."""
 
 import os
 import subprocess
 import sys
 
 from .common import fail, say
+
+
+# The build mode every planted run uses (CMake's -DRESERVOIR_PLANT=runtime).
+RUNTIME = "runtime"
+
+
+def plant_env(env, plant):
+    """`env` with RESERVOIR_PLANT set to `plant` (None: the correct model,
+    the variable removed)."""
+    env = dict(env)
+    env.pop("RESERVOIR_PLANT", None)
+    if plant:
+        env["RESERVOIR_PLANT"] = plant
+    return env
 
 
 def build_dir_of(root, preset, plant=None, adapter=None):
@@ -45,7 +62,8 @@ def build_preset(root, preset, targets, plant=None, adapter=None):
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "campaign-build.log"
     say(f"building {build_dir.relative_to(root)}"
-        + (f" with plant '{plant}'" if plant else "")
+        + (" with every plant (RESERVOIR_PLANT selects)" if plant == RUNTIME
+           else f" with plant '{plant}'" if plant else "")
         + (f" against adapter {adapter['path']}" if adapter else ""))
     jobs = str(os.cpu_count() or 2)
     with open(log, "w") as out:
@@ -61,19 +79,21 @@ def build_preset(root, preset, targets, plant=None, adapter=None):
 
 def build(args):
     """Builds what the campaign needs; returns {name: build dir} for the
-    engines' builds: libfuzzer, afl and afl-cmplog."""
+    engines' builds: libfuzzer, afl and afl-cmplog. With --plant, the
+    runtime-plant builds (the caller sets RESERVOIR_PLANT)."""
     builds = {}
     adapter = adapter_of(args)
+    mode = RUNTIME if args.plant else None
     common = ["seed_corpora", "reservoir-replay", *args.targets]
     if "libfuzzer" in args.engines:
         builds["libfuzzer"] = build_preset(args.root, "libfuzzer-asan",
-                                           common, args.plant, adapter)
+                                           common, mode, adapter)
     if "afl" in args.engines:
         builds["afl"] = build_preset(
             args.root, "afl-asan" if args.afl_asan else "afl", common,
-            args.plant, adapter)
+            mode, adapter)
         if args.afl_cmplog:
             builds["afl-cmplog"] = build_preset(args.root, "afl-cmplog",
-                                                args.targets, args.plant,
+                                                args.targets, mode,
                                                 adapter)
     return builds

@@ -326,7 +326,8 @@ def main(argv):
             indent=2) + "\n")
 
     runs = make_runs(args, builds, run_dir, round_no, previous)
-    env = dict(os.environ)
+    # A planted campaign runs the runtime-plant build with the plant on.
+    env = builds_module.plant_env(os.environ, args.plant)
     env.setdefault("ASAN_OPTIONS", "abort_on_error=1:symbolize=1")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
     store = FindingStore(run_dir / "findings.json")
@@ -371,7 +372,7 @@ def main(argv):
             # format); an AFL++-only campaign replays on its AFL++ build.
             replay_build = builds.get("libfuzzer") or builds.get("afl")
             bugs, problem, out = triage_module.run_triage(
-                root, run_dir, args.store, round_no, log, replay_build)
+                root, run_dir, args.store, round_no, log, replay_build, env)
             triage = {"error": problem, "bugs": bugs, "out": str(out),
                       "store": str(args.store)}
 

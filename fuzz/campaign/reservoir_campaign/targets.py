@@ -34,11 +34,13 @@ def short_name(target):
     return target[:-len("_fuzzer")] if target.endswith("_fuzzer") else target
 
 
+PLANT_HEADER = Path("allocator") / "include" / "reservoir" / "plant.h"
+PLANT_ENTRY_RE = re.compile(r"^  X\((\w+)\)", re.M)
+
+
 def known_plants(root=None):
-    """Every RESERVOIR_PLANT_<id> spot in the model (allocator/src; the
-    executor's MSan plant is not one a campaign build can hold)."""
+    """The plant ids of the one list (RESERVOIR_PLANT_LIST in
+    allocator/include/reservoir/plant.h), in its order (the executor's
+    MSan plant is not one a campaign build can hold)."""
     root = Path(root or ROOT)
-    plants = set()
-    for path in (root / "allocator" / "src").glob("*.cc"):
-        plants.update(re.findall(r"RESERVOIR_PLANT_(\w+)", path.read_text()))
-    return sorted(plants)
+    return PLANT_ENTRY_RE.findall((root / PLANT_HEADER).read_text())

@@ -46,9 +46,10 @@ def load_bugs(path):
     return data
 
 
-def run_triage(root, run_dir, store, round_no, log, build_dir=None):
+def run_triage(root, run_dir, store, round_no, log, build_dir=None, env=None):
     """Runs the triage tool on the crashes of `run_dir`, replaying them on
-    `build_dir` (the build the campaign fuzzed, planted or not); returns
+    `build_dir` (the build the campaign fuzzed, planted or not) in `env`
+    (which names the plant of a runtime-plant build); returns
     (bugs.json data or None, a one-line problem or None, the output
     directory)."""
     tool = triage_tool(root)
@@ -61,7 +62,7 @@ def run_triage(root, run_dir, store, round_no, log, build_dir=None):
         output.write("# " + " ".join(command) + "\n")
         output.flush()
         status = subprocess.call(command, cwd=root, stdout=output,
-                                 stderr=subprocess.STDOUT)
+                                 stderr=subprocess.STDOUT, env=env)
     bugs = out / "bugs.json"
     if not bugs.exists():
         return None, f"triage exited with status {status} and wrote no " \

@@ -41,6 +41,8 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     }
     g_program_ops = n;
   }
+  // A bad RESERVOIR_FAULT_MODE stops the run here, not at the first input.
+  reservoir::targets::ForcedFaultMode();
   const char* estimator = std::getenv("RESERVOIR_ESTIMATOR");
   if (estimator != nullptr && !KnownEstimator(estimator)) {
     std::fprintf(stderr, "%s: RESERVOIR_ESTIMATOR=%s: expected exact, 2n+m or "

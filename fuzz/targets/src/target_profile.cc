@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "reservoir/program/decode.h"
@@ -15,6 +17,32 @@ using program::Op;
 using program::OpKind;
 using program::Program;
 namespace layout = program::layout;
+
+const program::FaultMode* ForcedFaultMode() {
+  using program::FaultMode;
+  static const FaultMode* const forced = [] () -> const FaultMode* {
+    static FaultMode mode = FaultMode::kNone;
+    const char* value = std::getenv("RESERVOIR_FAULT_MODE");
+    if (value == nullptr) return nullptr;
+    static constexpr struct {
+      const char* name;
+      FaultMode mode;
+    } kModes[] = {{"none", FaultMode::kNone},
+                  {"random", FaultMode::kRandom},
+                  {"fail_nth", FaultMode::kFailNth},
+                  {"input", FaultMode::kInput}};
+    for (const auto& m : kModes) {
+      if (std::strcmp(value, m.name) == 0) {
+        mode = m.mode;
+        return &mode;
+      }
+    }
+    std::fprintf(stderr, "RESERVOIR_FAULT_MODE=%s: expected none, random, "
+                 "fail_nth or input\n", value);
+    std::exit(2);
+  }();
+  return forced;
+}
 
 const TargetProfile* FindTarget(std::string_view name) {
   for (const TargetProfile& target : AllTargets()) {
@@ -48,6 +76,17 @@ Program DecodeForTarget(const TargetProfile& target,
     }
   }
   if (target.shape != nullptr) target.shape(input, &body);
+  if (const program::FaultMode* mode = ForcedFaultMode()) {
+    program::Header& header = body.header;
+    header.fault_mode = *mode;
+    if ((*mode == program::FaultMode::kRandom ||
+         *mode == program::FaultMode::kFailNth) && header.armed_sites == 0) {
+      header.armed_sites = program::kAllSitesMask;
+    }
+    if (*mode == program::FaultMode::kRandom && header.probability_ppm == 0) {
+      header.probability_ppm = 10000;
+    }
+  }
   return body;
 }
 

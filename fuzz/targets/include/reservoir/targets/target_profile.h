@@ -31,8 +31,20 @@ std::span<const TargetProfile> AllTargets();
 const TargetProfile* FindTarget(std::string_view name);
 
 // Input bytes -> the program the target runs (prologue included). Total.
+// With RESERVOIR_FAULT_MODE set (ForcedFaultMode), its header's fault mode
+// is replaced by that one.
 program::Program DecodeForTarget(const TargetProfile& target,
                                  std::span<const uint8_t> input);
+
+// RESERVOIR_FAULT_MODE=none|random|fail_nth|input (the bug benchmark's
+// fault-injection configurations), read once: every binary input any
+// target decodes (the fuzzers, reservoir-replay) runs with this fault
+// mode instead of the one its header chose; random and fail_nth arm every
+// site when the header armed none, and random fails 1 % of the eligible
+// calls when the header's probability is 0, so the mode can always fire.
+// Text programs are not decoded here and keep their own header. Returns
+// null when unset; an unknown value is a one-line error and exit 2.
+const program::FaultMode* ForcedFaultMode();
 
 // A program body -> input bytes that DecodeForTarget turns back into the
 // same body (after the target's prologue). Fails (returns false, with a
