@@ -3,13 +3,14 @@
 // reservoir/adapter.h the way a user would write them. Run through
 // AdapterModel it must behave exactly as the direct path (ReservoirModel):
 // same results, same findings, including the layer-3 plants, whose
-// variants it compiles in under the same RESERVOIR_PLANT_<id> defines as
-// allocator/src/reserve_wrappers.cc.
+// sites it carries as allocator/src/reserve_wrappers.cc does
+// (RESERVOIR_PLANTED, reservoir/plant.h).
 #include <cstdint>
 
 #include "reservoir/adapter.h"
 #include "reservoir/adapter/adapter_model.h"
 #include "reservoir/estimator.h"
+#include "reservoir/plant.h"
 #include "reservoir/reserve_tree.h"
 
 namespace {
@@ -99,11 +100,11 @@ bool ChargeAndAllocate(ReserveId id, uint64_t charge, const char* what,
   }
   const uint64_t injected_before = InjectedSoFar();
   if (allocate()) return true;
-#if defined(RESERVOIR_PLANT_error_path_skips_uncharge)
-  if (InjectedSoFar() != injected_before) return false;
-#else
-  (void)injected_before;
-#endif
+  // PLANT(error_path_skips_uncharge)
+  if (RESERVOIR_PLANTED(error_path_skips_uncharge) &&
+      InjectedSoFar() != injected_before) {
+    return false;
+  }
   Tree().Uncharge(id, charge);
   return false;
 }
@@ -111,25 +112,22 @@ bool ChargeAndAllocate(ReserveId id, uint64_t charge, const char* what,
 constexpr reservoir_gfp_t kWithoutReserves =
     RESERVOIR_GFP_NOMEMALLOC | RESERVOIR_GFP_NOWARN;
 
-#if defined(RESERVOIR_PLANT_uncharge_ksize)
 uint64_t RoundUpPowerOfTwo(uint64_t x) {
   uint64_t result = 1;
   while (result < x) result <<= 1;
   return result;
 }
-#endif
 
 void* RefKmallocReserve(size_t size, reservoir_gfp_t gfp,
                         reservoir_reserve* res, int* emergency) {
   void* object = reservoir_kmalloc(size, gfp | kWithoutReserves);
   if (object == nullptr && reservoir_gfp_pfmemalloc_allowed(gfp) && size != 0) {
-#if defined(RESERVOIR_PLANT_uncharge_ksize)
-    const uint64_t charge = size <= reservoir::kKmallocMaxCacheSize
-                                ? RoundUpPowerOfTwo(size)
-                                : reservoir_kmalloc_class_size(size);
-#else
-    const uint64_t charge = reservoir_kmalloc_class_size(size);
-#endif
+    // PLANT(uncharge_ksize)
+    const uint64_t charge =
+        RESERVOIR_PLANTED(uncharge_ksize) &&
+                size <= reservoir::kKmallocMaxCacheSize
+            ? RoundUpPowerOfTwo(size)
+            : reservoir_kmalloc_class_size(size);
     if (ChargeAndAllocate(Decode(res), charge, "kmalloc_reserve", [&] {
           object = reservoir_kmalloc(size, gfp);
           return object != nullptr;
