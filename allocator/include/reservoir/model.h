@@ -102,6 +102,9 @@ class Model {
   bool guarantee_stood_down() const {
     return reserve_used_unaccounted_ || reserves_.demand_changed_in_use();
   }
+  // Test-only: the guarantee oracle stands down as if reserve memory had
+  // been used unaccounted (a death test's wrong stand-down decision).
+  void MarkReserveUnaccountedForTesting() { reserve_used_unaccounted_ = true; }
 
  private:
   void AfterOperation() const;

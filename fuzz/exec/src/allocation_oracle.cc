@@ -65,14 +65,24 @@ uint64_t AllocationOracle::reserve_pages_in_use() const {
 }
 
 Origin AllocationOracle::JudgeNewBlock(const char* what,
-                                       const AttemptList& attempts,
-                                       const BlockView& block, int* attempt) {
+                                       const AttemptList& given,
+                                       const BlockView& block,
+                                       uint32_t slot_size, int* attempt) {
   *attempt = -1;
   // Pages freed during the call (an empty slab discarded on the way) make
-  // the levels read before it inexact: the block is then not judged, and
-  // its tag stands for its origin.
-  if (after_.page_frees != before_.page_frees) {
+  // the levels read before it inexact, and an injected failure may have
+  // made an attempt fail that would have fitted: the block is then not
+  // judged, and its tag stands for its origin.
+  if (after_.page_frees != before_.page_frees || injected_during_call()) {
     return block.tagged ? Origin::kReserve : Origin::kNormal;
+  }
+  // A slab above its fallback order came from the preferred-order try,
+  // which never carries __GFP_NOFAIL (only the fallback order does).
+  AttemptList attempts = given;
+  if (block.slab && block.order > FallbackOrder(slot_size)) {
+    for (int i = 0; i < attempts.count; ++i) {
+      attempts.at[i].ctx.gfp &= ~static_cast<Gfp>(kGfpNoFail);
+    }
   }
   ExpectedPage expected;
   WatermarkJudgement judgement;
@@ -155,7 +165,7 @@ Origin AllocationOracle::AfterPages(const char* what,
   if (!api_->BlockOf(api_->PageAddress(page), &block)) return Origin::kUnknown;
   if (after_.page_allocs != before_.page_allocs + 1) return Origin::kUnknown;
   int attempt = -1;
-  const Origin origin = JudgeNewBlock(what, attempts, block, &attempt);
+  const Origin origin = JudgeNewBlock(what, attempts, block, 0, &attempt);
   record_.Record(block.head, origin);
   return origin;
 }
@@ -208,7 +218,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
   Origin origin;
   int attempt = -1;
   if (new_block) {
-    origin = JudgeNewBlock(what, attempts, block, &attempt);
+    origin = JudgeNewBlock(what, attempts, block, target.slot_size, &attempt);
     record_.Record(block.head, origin);
   } else {
     origin = record_.Of(block.head);

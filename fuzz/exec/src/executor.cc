@@ -468,17 +468,17 @@ class Executor::Runner {
     const bool slab = KmallocIndex(o.size) >= 0;
     const AttemptList attempts =
         s_.WrapperAttempts(ctx, grant, slab, /*tried=*/o.size != 0);
+    // The guarantee first: a covered emergency that failed is that bug,
+    // whatever else the failure breaks.
+    s_.CheckGuaranteeMissed("kmalloc_reserve", ctx, grant, node,
+                            GuaranteeCoverage::Demand::kKmalloc, kNoCache,
+                            slab && KmallocClassSize(KmallocIndex(o.size)) <=
+                                        kPageSize);
     if (o.size != 0) {
       AfterSlab("kmalloc_reserve", attempts, s_.KmallocTarget(o.size, ctx),
                 grant.object);
     }
-    if (!grant.ok()) {
-      s_.CheckGuaranteeMissed("kmalloc_reserve", ctx, grant, node,
-                              GuaranteeCoverage::Demand::kKmalloc, kNoCache,
-                              slab && KmallocClassSize(KmallocIndex(o.size)) <=
-                                          kPageSize);
-      return FailedGrant();
-    }
+    if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "kmalloc_reserve");
     EmergencyBudget(grant, GuaranteeCoverage::Demand::kKmalloc, kNoCache);
     Scribble(grant.object, o.size);
@@ -500,15 +500,13 @@ class Executor::Runner {
     const ReserveHandle node = Reserve(o.res);
     Before();
     const Grant grant = s_.api->AllocPagesReserve(order, ctx, node);
+    s_.CheckGuaranteeMissed("alloc_pages_reserve", ctx, grant, node,
+                            GuaranteeCoverage::Demand::kPages, kNoCache,
+                            order == 0);
     AfterPages("alloc_pages_reserve",
                s_.WrapperAttempts(ctx, grant, false, /*tried=*/true), order,
                grant.ok() ? grant.page : kNoPage);
-    if (!grant.ok()) {
-      s_.CheckGuaranteeMissed("alloc_pages_reserve", ctx, grant, node,
-                              GuaranteeCoverage::Demand::kPages, kNoCache,
-                              order == 0);
-      return FailedGrant();
-    }
+    if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "alloc_pages_reserve");
     EmergencyBudget(grant, GuaranteeCoverage::Demand::kPages, kNoCache);
     ScribblePages(grant.page, grant.order);
@@ -531,15 +529,13 @@ class Executor::Runner {
     const ReserveHandle node = Reserve(o.res);
     Before();
     const Grant grant = s_.api->CacheAllocReserve(cache, ctx, node);
+    s_.CheckGuaranteeMissed("cache_alloc_reserve", ctx, grant, node,
+                            GuaranteeCoverage::Demand::kCache, cache,
+                            s_.coverage.SlotSize(cache) <= kPageSize);
     AfterSlab("cache_alloc_reserve",
               s_.WrapperAttempts(ctx, grant, true, /*tried=*/true),
               s_.CacheTarget(cache, ctx), grant.object);
-    if (!grant.ok()) {
-      s_.CheckGuaranteeMissed("cache_alloc_reserve", ctx, grant, node,
-                              GuaranteeCoverage::Demand::kCache, cache,
-                              s_.coverage.SlotSize(cache) <= kPageSize);
-      return FailedGrant();
-    }
+    if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "cache_alloc_reserve");
     EmergencyBudget(grant, GuaranteeCoverage::Demand::kCache, cache);
     s_.cache_grants.push_back({grant, cache, ctx.cpu});

@@ -86,7 +86,7 @@ class AllocationOracle {
   ProvenanceRecord::Origin JudgeNewBlock(const char* what,
                                          const AttemptList& attempts,
                                          const BlockView& block,
-                                         int* attempt);
+                                         uint32_t slot_size, int* attempt);
 
   ModelApi* api_ = nullptr;
   bool shown_ = false;
