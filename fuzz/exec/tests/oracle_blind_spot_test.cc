@@ -253,6 +253,50 @@ TEST_F(OracleBlindSpotTest, ReserveObjectANormalPassCouldAvoidIsCaught) {
 }
 
 // ---------------------------------------------------------------------------
+// The executor's own record: a reserve slab loses its tag (slab, page and
+// counters kept consistent), and an unentitled kmalloc then takes an object
+// from it. Every check of the model and the old executor check read that
+// tag; the executor's record remembers how the slab's page came.
+
+class LosesReserveTags : public ForwardingModel {
+ public:
+  using ForwardingModel::ForwardingModel;
+  // The tag goes between calls: the slab was made tagged, and is found
+  // untagged when the next request comes.
+  void* Kmalloc(size_t size, const AllocContext& ctx) override {
+    if (tagged_ != kNoPage) model().slab().UntagSlabForTesting(tagged_);
+    tagged_ = kNoPage;
+    void* object = inner_.Kmalloc(size, ctx);
+    BlockView block;
+    if (object != nullptr && inner_.BlockOf(object, &block) && block.slab &&
+        block.tagged) {
+      tagged_ = block.head;
+    }
+    return object;
+  }
+
+ private:
+  PageHandle tagged_ = kNoPage;
+};
+
+constexpr const char* kReserveSlabThenUnentitled =
+    "reserve_set_pages res=0 pages=8\n"
+    "pressure pages=256 gfp=KERNEL cpu=0\n"
+    "set_pf_memalloc\n"
+    "kmalloc size=64 gfp=KERNEL cpu=0\n"
+    "clear_pf_memalloc\n"
+    "release_pressure\n"
+    "kmalloc size=64 gfp=KERNEL cpu=0\n";
+
+TEST_F(OracleBlindSpotTest, ReserveObjectToAnUnentitledCallerIsCaught) {
+  RunWrong<LosesReserveTags>(kOneZone, kReserveSlabThenUnentitled, false);
+  EXPECT_DEATH(
+      RunWrong<LosesReserveTags>(kOneZone, kReserveSlabThenUnentitled, true),
+      "RESERVOIR BUG: stale-pfmemalloc: exec.provenance_tag_changed/"
+      "cpu-freelist");
+}
+
+// ---------------------------------------------------------------------------
 // Watermarks recomputed: a plain GFP_KERNEL request served with the
 // __GFP_HIGH relaxation it did not ask for, below its min watermark (but
 // above the strict reserve, so the model's watermark-breach check holds).
@@ -448,6 +492,7 @@ TEST_F(OracleBlindSpotTest, CorrectModelRunsClean) {
     RunWrong<ForwardingModel>(kNoMixing, body, true);
   }
   RunWrong<ForwardingModel>(kNoMixing, kReserveSlabThenPlenty, true);
+  RunWrong<ForwardingModel>(kOneZone, kReserveSlabThenUnentitled, true);
   RunWrong<ForwardingModel>(kTwoZones, kHighmemPageAfterPressure, true);
   RunWrong<ForwardingModel>(kTwoZones, kKernelPage, true);
 }
