@@ -439,6 +439,13 @@ void PageAllocator::CorruptFreeListForTesting(int zone_index, int order) {
   ++zones_[zone_index].free_area[order].nr_free;
 }
 
+void PageAllocator::ClearTagForTesting(Pfn pfn) {
+  if (!(frames_[pfn].flags & kPagePfmemalloc)) return;
+  frames_[pfn].flags &= static_cast<uint8_t>(
+      ~(kPagePfmemalloc | kPageViaNoWatermarks));
+  zones_[ZoneOf(pfn)].pfmemalloc_pages -= uint64_t{1} << frames_[pfn].order;
+}
+
 void PageAllocator::SetTagForTesting(Pfn pfn) {
   frames_[pfn].flags |= kPagePfmemalloc;
   zones_[ZoneOf(pfn)].pfmemalloc_pages += uint64_t{1}

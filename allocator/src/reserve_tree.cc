@@ -48,6 +48,7 @@ ReserveTree::ReserveTree(const ModelConfig& config, PageAllocator* pages,
 
 void ReserveTree::Reset() {
   for (ReserveNode& node : nodes_) node = ReserveNode{};
+  demand_changed_in_use_ = false;
   ReserveNode& root = nodes_[kRootReserve];
   std::strncpy(root.name, "root", kReserveNameSize - 1);
   root.live = true;
@@ -155,7 +156,15 @@ ReserveStatus ReserveTree::SetOwnDemand(ReserveId id, ReserveKind kind,
   // The allocator first: if it cannot hold the new reserve, nothing moved.
   const ReserveStatus status = ApplyStrictReserveDelta(TopOf(id), pages_delta);
   if (status != ReserveStatus::kOk) return status;
-  node.kind = demand == 0 ? ReserveKind::kGroup : kind;
+  const ReserveKind new_kind = demand == 0 ? ReserveKind::kGroup : kind;
+  const bool retargeted =
+      node.kind != ReserveKind::kGroup &&
+      (new_kind != node.kind ||
+       (kind == ReserveKind::kCache && cache_id != node.cache_id));
+  if ((retargeted || pages_delta < 0) && pages_->pfmemalloc_pages() > 0) {
+    demand_changed_in_use_ = true;
+  }
+  node.kind = new_kind;
   node.demand = demand;
   node.cache_id = cache_id;
   node.cache_generation = 0;

@@ -55,12 +55,13 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
   }
   reserves_.Uncharge(grant->node, charge);
   // The guarantee: a user within its declared reserve never fails, unless
-  // a fault was injected or reserve memory was used unaccounted. It covers
+  // a fault was injected, reserve memory was used unaccounted, or a
+  // reserve's demand changed while reserve pages were in use. It covers
   // only requests the reserve budgeted (`guaranteed`: the right kind of
   // reserve, attached under the root) that fragmentation cannot deny
   // (order-0 blocks).
   const ReserveNode& node = reserves_.node(grant->node);
-  if (gate_.injected_total() == injected_before && !reserve_used_unaccounted_ &&
+  if (gate_.injected_total() == injected_before && !guarantee_stood_down() &&
       guaranteed) {
     char place[80];
     std::snprintf(place, sizeof(place), "reserve.guarantee/%s", what);

@@ -295,6 +295,11 @@ void SlabAllocator::TagSlabForTesting(Pfn slab_pfn) {
   slabs_[slab_pfn].pfmemalloc = true;
 }
 
+void SlabAllocator::UntagSlabForTesting(Pfn slab_pfn) {
+  slabs_[slab_pfn].pfmemalloc = false;
+  pages_->ClearTagForTesting(slab_pfn);
+}
+
 void* SlabAllocator::TakeFromActiveSlabForTesting(KmemCache* cache,
                                                   const AllocContext& ctx) {
   const int cpu = CpuIndex(ctx.cpu);

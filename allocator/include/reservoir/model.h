@@ -96,6 +96,15 @@ class Model {
   // reserve of another kind. Such use is legitimate but unaccounted, so the
   // guarantee oracle no longer applies until reset.
   bool reserve_used_unaccounted() const { return reserve_used_unaccounted_; }
+  // The guarantee oracle stands down (until reset) after unaccounted use,
+  // or after a reserve's demand was re-set to another target or fewer pages
+  // while reserve pages were in use (ReserveTree::demand_changed_in_use()).
+  bool guarantee_stood_down() const {
+    return reserve_used_unaccounted_ || reserves_.demand_changed_in_use();
+  }
+  // Test-only: the guarantee oracle stands down as if reserve memory had
+  // been used unaccounted (a death test's wrong stand-down decision).
+  void MarkReserveUnaccountedForTesting() { reserve_used_unaccounted_ = true; }
 
  private:
   void AfterOperation() const;

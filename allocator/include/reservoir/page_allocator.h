@@ -97,6 +97,9 @@ class PageAllocator {
   void CorruptFreeCountForTesting(int zone_index, int64_t delta);
   void CorruptFreeListForTesting(int zone_index, int order);
   void SetTagForTesting(Pfn pfn);
+  // Drops the tag and the provenance that would explain it, keeping the
+  // zone's tag counter consistent: a tag lost without a trace.
+  void ClearTagForTesting(Pfn pfn);
 
  private:
   int ZoneOf(Pfn pfn) const {

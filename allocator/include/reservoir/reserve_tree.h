@@ -122,6 +122,11 @@ class ReserveTree {
   void AuditPath(ReserveId id) const;
   void AuditFull() const;
   bool AllUsageZero() const;
+  // Set (until reset) when a node's demand was re-set to another target
+  // (kind or cache) or to fewer pages while reserve pages were in use: the
+  // slabs and pages taken under the old demand may keep reserve pages the
+  // new estimate does not budget, so the guarantee no longer applies.
+  bool demand_changed_in_use() const { return demand_changed_in_use_; }
 
   void CorruptUsageForTesting(ReserveId id, int64_t delta);
 
@@ -142,6 +147,7 @@ class ReserveTree {
   int nr_cpus_;
   int max_order_;
   ReserveNode nodes_[kMaxReserves];
+  bool demand_changed_in_use_ = false;
 };
 
 }  // namespace reservoir

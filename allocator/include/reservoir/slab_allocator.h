@@ -103,6 +103,8 @@ class SlabAllocator {
   // Test-only corruption hooks for death tests.
   void CorruptInuseForTesting(Pfn slab_pfn, int delta);
   void TagSlabForTesting(Pfn slab_pfn);
+  // A reserve slab loses its tag (slab and page, counters kept consistent).
+  void UntagSlabForTesting(Pfn slab_pfn);
   // Hands out the next object of ctx.cpu's active slab the way the fast
   // path does but without pfmemalloc_match() (the Linux 3.6 bug), so a
   // death test can reach the slab-mixing check, which no correct path

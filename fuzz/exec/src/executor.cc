@@ -7,8 +7,11 @@
 #include <string>
 #include <variant>
 
+#include "reservoir/exec/allocation_oracle.h"
+#include "reservoir/exec/guarantee_coverage.h"
 #include "reservoir/exec/shadow_ledger.h"
 #include "reservoir/program/text_format.h"
+#include "reservoir/slab_allocator.h"
 #include "reservoir/report.h"
 
 namespace reservoir::exec {
@@ -89,6 +92,9 @@ struct Executor::State {
   std::vector<PageEntry> pressure;
 
   ShadowLedger ledger;
+  AllocationOracle oracle;
+  GuaranteeCoverage coverage;
+  bool checks = true;  // options.request_checks
   uint32_t created_caches = 0;
   uint32_t created_reserves = 0;
 
@@ -118,6 +124,97 @@ struct Executor::State {
     ctx.oom_victim = oom_victim;
     ctx.cpu = static_cast<uint16_t>(cpu % api->config().nr_cpus);
     return ctx;
+  }
+
+  // The attempts the allocator makes for a plain request: one, or under
+  // the no-mixing policy for an entitled slab request a normal pass with
+  // __GFP_NOMEMALLOC and then one with reserve access.
+  AttemptList PlainAttempts(const AllocContext& ctx, bool slab) const {
+    AttemptList attempts;
+    if (slab && IsEntitled(ctx) &&
+        api->config().slab_policy == SlabPolicy::kNoMixing) {
+      AllocContext normal = ctx;
+      normal.gfp |= kGfpNoMemalloc;
+      attempts.Add(normal, false);
+    }
+    attempts.Add(ctx, IsEntitled(ctx));
+    return attempts;
+  }
+  // A reserve wrapper's first attempt: nothing anyone else could not have.
+  static AllocContext WithoutReserves(const AllocContext& ctx) {
+    AllocContext normal = ctx;
+    normal.gfp |= kGfpNoMemalloc | kGfpNoWarn;
+    return normal;
+  }
+  // The attempts behind a wrapper's result: the normal one alone, the
+  // emergency ones alone (the normal one failed first, changing nothing),
+  // or for a failure both when the charge was accepted. Empty when the
+  // implementation does not say whether it was.
+  AttemptList WrapperAttempts(const AllocContext& ctx, const Grant& grant,
+                              bool slab, bool tried) const {
+    if (grant.ok() && grant.emergency) return PlainAttempts(ctx, slab);
+    AttemptList attempts;
+    attempts.Add(WithoutReserves(ctx), false);
+    if (grant.ok() || !IsEntitled(ctx) || !tried) return attempts;
+    if (grant.charge_status < 0) return AttemptList{};
+    if (grant.charge_status == 0) {
+      const AttemptList emergency = PlainAttempts(ctx, slab);
+      for (int i = 0; i < emergency.count; ++i) {
+        attempts.Add(emergency.at[i].ctx, emergency.at[i].reserve_ok);
+      }
+    }
+    return attempts;
+  }
+  SlabTarget KmallocTarget(size_t size, const AllocContext& ctx) const {
+    SlabTarget target;
+    target.kmalloc_size = size;
+    const int index = KmallocIndex(size);
+    target.slot_size = index >= 0 ? KmallocClassSize(index)
+                                  : static_cast<uint32_t>(std::min<size_t>(
+                                        size, UINT32_MAX));
+    target.cpu = ctx.cpu;
+    return target;
+  }
+  SlabTarget CacheTarget(CacheHandle cache, const AllocContext& ctx) const {
+    SlabTarget target;
+    target.cache = cache;
+    target.slot_size = coverage.SlotSize(cache);
+    target.cpu = ctx.cpu;
+    return target;
+  }
+
+  // The guarantee, decided by the executor: an emergency allocation that
+  // failed although the executor covers it must have been reported by the
+  // implementation's own oracle; arriving here means it let it pass.
+  void CheckGuaranteeMissed(const char* what, const AllocContext& ctx,
+                            const Grant& grant, ReserveHandle node,
+                            GuaranteeCoverage::Demand kind, CacheHandle cache,
+                            bool shape_covered) const {
+    if (!checks || grant.ok() || !IsEntitled(ctx) || grant.charge_status != 0 ||
+        !shape_covered || oracle.injected_during_call() ||
+        coverage.stood_down() || !coverage.Budgets(ledger, node, kind, cache)) {
+      return;
+    }
+    char place[80];
+    std::snprintf(place, sizeof(place), "exec.guarantee_missed/%s", what);
+    ReportBug(BugClass::kGuaranteeViolation, place, "executor: %s failed for "
+              "reserve #%u within its limit, no fault injected, and the "
+              "executor covers it, but the implementation did not report it",
+              what, node);
+  }
+
+  // The coverage decisions must agree after every operation.
+  void CheckCoverageAgrees() const {
+    if (!checks) return;
+    const int active = api->GuaranteeActive();
+    if (active < 0 || (active == 1) == !coverage.stood_down()) return;
+    char place[80];
+    std::snprintf(place, sizeof(place), "exec.guarantee_coverage/%s",
+                  program::OpName(program::KindOf(program->ops[op_index])));
+    ReportBug(BugClass::kGuaranteeViolation, place, "executor: the "
+              "implementation's guarantee oracle %s, the executor's %s",
+              active == 1 ? "covers budgeted emergencies" : "stands down",
+              coverage.stood_down() ? "stands down" : "covers them");
   }
 
   int ClampOrder(uint32_t order) const {
@@ -170,10 +267,19 @@ class Executor::Runner {
   void operator()(const op::AllocPages& o) {
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
     const int order = s_.ClampOrder(o.order);
+    Before();
     const PageHandle page = s_.api->AllocPages(order, ctx);
-    if (page == kNoPage) return Failed();
+    if (page == kNoPage) {
+      AfterPages("alloc_pages", s_.PlainAttempts(ctx, false), order, kNoPage);
+      return Failed();
+    }
     if (!IsEntitled(ctx)) {
       s_.CheckNoReserveMemory(s_.api->PageAddress(page), "alloc_pages", ctx);
+    }
+    // An entitled plain allocation that needed the reserve is unaccounted.
+    if (AfterPages("alloc_pages", s_.PlainAttempts(ctx, false), order, page) ==
+        ProvenanceRecord::Origin::kReserve) {
+      s_.coverage.StandDown();
     }
     ScribblePages(page, order);
     s_.pages.push_back({page, order});
@@ -184,13 +290,22 @@ class Executor::Runner {
     if (s_.pages.empty()) return Noop();
     const PageEntry entry = TakeAt(s_.pages, o.page % s_.pages.size());
     s_.api->FreePages(entry.page, entry.order);
+    s_.oracle.Freed(entry.page);
     Done();
   }
 
   void operator()(const op::Kmalloc& o) {
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    Before();
     void* object = s_.api->Kmalloc(o.size, ctx);
-    if (object == nullptr) return Failed();
+    const bool slab = KmallocIndex(o.size) >= 0;
+    if (object == nullptr) {
+      if (o.size != 0) {
+        AfterSlab("kmalloc", s_.PlainAttempts(ctx, slab),
+                  s_.KmallocTarget(o.size, ctx), nullptr);
+      }
+      return Failed();
+    }
 #if defined(RESERVOIR_PLANT_msan_uninit_read)
     // PLANT(msan_uninit_read): branch on the first byte of the object just
     // allocated, before anything wrote it. Unless the caller asked for
@@ -202,6 +317,11 @@ class Executor::Runner {
     }
 #endif
     if (!IsEntitled(ctx)) s_.CheckNoReserveMemory(object, "kmalloc", ctx);
+    if (AfterSlab("kmalloc", s_.PlainAttempts(ctx, slab),
+                  s_.KmallocTarget(o.size, ctx), object) ==
+        ProvenanceRecord::Origin::kReserve) {
+      s_.coverage.StandDown();
+    }
     Scribble(object, o.size);
     s_.kmalloc_objects.push_back({object, ctx.cpu});
     Done();
@@ -220,6 +340,9 @@ class Executor::Runner {
     std::snprintf(name, sizeof(name), "cache-%u", s_.created_caches++);
     const CacheHandle cache = s_.api->CacheCreate(name, o.size, o.align);
     if (cache == kNoCache) return Failed();
+    // The slot: the object size rounded up to the alignment, at least 8.
+    const uint32_t align = std::max<uint32_t>(o.align, 8);
+    s_.coverage.CacheCreated(cache, (o.size + align - 1) / align * align);
     s_.caches.push_back(cache);
     Done();
   }
@@ -228,9 +351,19 @@ class Executor::Runner {
     if (s_.caches.empty()) return Noop();
     const CacheHandle cache = s_.caches[o.cache % s_.caches.size()];
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
+    Before();
     void* object = s_.api->CacheAlloc(cache, ctx);
-    if (object == nullptr) return Failed();
+    if (object == nullptr) {
+      AfterSlab("cache_alloc", s_.PlainAttempts(ctx, true),
+                s_.CacheTarget(cache, ctx), nullptr);
+      return Failed();
+    }
     if (!IsEntitled(ctx)) s_.CheckNoReserveMemory(object, "cache_alloc", ctx);
+    if (AfterSlab("cache_alloc", s_.PlainAttempts(ctx, true),
+                  s_.CacheTarget(cache, ctx), object) ==
+        ProvenanceRecord::Origin::kReserve) {
+      s_.coverage.StandDown();
+    }
     s_.cache_objects.push_back({object, cache, ctx.cpu});
     Done();
   }
@@ -266,18 +399,32 @@ class Executor::Runner {
   }
 
   void operator()(const op::ReserveSetPages& o) {
-    Outcome(s_.api->ReservePagesSet(Reserve(o.res), o.pages));
+    const ReserveHandle node = Reserve(o.res);
+    const uint64_t before = s_.api->Reserve(node).pages;
+    const int result = s_.api->ReservePagesSet(node, o.pages);
+    DemandSet(result, node, GuaranteeCoverage::Demand::kPages, kNoCache,
+              o.pages, before);
+    Outcome(result);
   }
 
   void operator()(const op::ReserveSetKmalloc& o) {
-    Outcome(s_.api->ReserveKmallocSet(Reserve(o.res), o.bytes));
+    const ReserveHandle node = Reserve(o.res);
+    const uint64_t before = s_.api->Reserve(node).pages;
+    const int result = s_.api->ReserveKmallocSet(node, o.bytes);
+    DemandSet(result, node, GuaranteeCoverage::Demand::kKmalloc, kNoCache,
+              o.bytes, before);
+    Outcome(result);
   }
 
   void operator()(const op::ReserveSetCache& o) {
     if (s_.caches.empty()) return Noop();
-    Outcome(s_.api->ReserveCacheSet(Reserve(o.res),
-                                    s_.caches[o.cache % s_.caches.size()],
-                                    o.objects));
+    const ReserveHandle node = Reserve(o.res);
+    const CacheHandle cache = s_.caches[o.cache % s_.caches.size()];
+    const uint64_t before = s_.api->Reserve(node).pages;
+    const int result = s_.api->ReserveCacheSet(node, cache, o.objects);
+    DemandSet(result, node, GuaranteeCoverage::Demand::kCache, cache,
+              o.objects, before);
+    Outcome(result);
   }
 
   void operator()(const op::ReserveConnect& o) {
@@ -315,9 +462,25 @@ class Executor::Runner {
 
   void operator()(const op::KmallocReserve& o) {
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
-    const Grant grant = s_.api->KmallocReserve(o.size, ctx, Reserve(o.res));
+    const ReserveHandle node = Reserve(o.res);
+    Before();
+    const Grant grant = s_.api->KmallocReserve(o.size, ctx, node);
+    const bool slab = KmallocIndex(o.size) >= 0;
+    const AttemptList attempts =
+        s_.WrapperAttempts(ctx, grant, slab, /*tried=*/o.size != 0);
+    // The guarantee first: a covered emergency that failed is that bug,
+    // whatever else the failure breaks.
+    s_.CheckGuaranteeMissed("kmalloc_reserve", ctx, grant, node,
+                            GuaranteeCoverage::Demand::kKmalloc, kNoCache,
+                            slab && KmallocClassSize(KmallocIndex(o.size)) <=
+                                        kPageSize);
+    if (o.size != 0) {
+      AfterSlab("kmalloc_reserve", attempts, s_.KmallocTarget(o.size, ctx),
+                grant.object);
+    }
     if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "kmalloc_reserve");
+    EmergencyBudget(grant, GuaranteeCoverage::Demand::kKmalloc, kNoCache);
     Scribble(grant.object, o.size);
     s_.kmalloc_grants.push_back({grant, kNoCache, ctx.cpu});
     AfterReserveChange();
@@ -334,9 +497,18 @@ class Executor::Runner {
   void operator()(const op::AllocPagesReserve& o) {
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
     const int order = s_.ClampOrder(o.order);
-    const Grant grant = s_.api->AllocPagesReserve(order, ctx, Reserve(o.res));
+    const ReserveHandle node = Reserve(o.res);
+    Before();
+    const Grant grant = s_.api->AllocPagesReserve(order, ctx, node);
+    s_.CheckGuaranteeMissed("alloc_pages_reserve", ctx, grant, node,
+                            GuaranteeCoverage::Demand::kPages, kNoCache,
+                            order == 0);
+    AfterPages("alloc_pages_reserve",
+               s_.WrapperAttempts(ctx, grant, false, /*tried=*/true), order,
+               grant.ok() ? grant.page : kNoPage);
     if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "alloc_pages_reserve");
+    EmergencyBudget(grant, GuaranteeCoverage::Demand::kPages, kNoCache);
     ScribblePages(grant.page, grant.order);
     s_.page_grants.push_back({grant, kNoCache, ctx.cpu});
     AfterReserveChange();
@@ -354,9 +526,18 @@ class Executor::Runner {
     if (s_.caches.empty()) return Noop();
     const CacheHandle cache = s_.caches[o.cache % s_.caches.size()];
     const AllocContext ctx = s_.Context(o.gfp, o.cpu);
-    const Grant grant = s_.api->CacheAllocReserve(cache, ctx, Reserve(o.res));
+    const ReserveHandle node = Reserve(o.res);
+    Before();
+    const Grant grant = s_.api->CacheAllocReserve(cache, ctx, node);
+    s_.CheckGuaranteeMissed("cache_alloc_reserve", ctx, grant, node,
+                            GuaranteeCoverage::Demand::kCache, cache,
+                            s_.coverage.SlotSize(cache) <= kPageSize);
+    AfterSlab("cache_alloc_reserve",
+              s_.WrapperAttempts(ctx, grant, true, /*tried=*/true),
+              s_.CacheTarget(cache, ctx), grant.object);
     if (!grant.ok()) return FailedGrant();
     Granted(grant, ctx, "cache_alloc_reserve");
+    EmergencyBudget(grant, GuaranteeCoverage::Demand::kCache, cache);
     s_.cache_grants.push_back({grant, cache, ctx.cpu});
     AfterReserveChange();
   }
@@ -387,9 +568,16 @@ class Executor::Runner {
     uint32_t taken = 0;
     for (int order = s_.api->max_order(); order >= 0; --order) {
       while (o.pages - taken >= (1u << order)) {
+        Before();
         const PageHandle page = s_.api->AllocPages(order, ctx);
-        if (page == kNoPage) break;
+        AttemptList attempts;
+        attempts.Add(ctx, false);
+        if (page == kNoPage) {
+          AfterPages("pressure", attempts, order, kNoPage);
+          break;
+        }
         s_.CheckNoReserveMemory(s_.api->PageAddress(page), "pressure", ctx);
+        AfterPages("pressure", attempts, order, page);
         s_.pressure.push_back({page, order});
         taken += 1u << order;
       }
@@ -400,7 +588,10 @@ class Executor::Runner {
 
   void operator()(const op::ReleasePressure&) {
     if (s_.pressure.empty()) return Noop();
-    for (const PageEntry& e : s_.pressure) s_.api->FreePages(e.page, e.order);
+    for (const PageEntry& e : s_.pressure) {
+      s_.api->FreePages(e.page, e.order);
+      s_.oracle.Freed(e.page);
+    }
     s_.pressure.clear();
     Done();
   }
@@ -417,6 +608,44 @@ class Executor::Runner {
   }
 
  private:
+  void Before() {
+    if (s_.checks) s_.oracle.Before();
+  }
+  ProvenanceRecord::Origin AfterPages(const char* what,
+                                      const AttemptList& attempts, int order,
+                                      PageHandle page) {
+    if (!s_.checks) return ProvenanceRecord::Origin::kUnknown;
+    return s_.oracle.AfterPages(what, attempts, order, page);
+  }
+  ProvenanceRecord::Origin AfterSlab(const char* what,
+                                     const AttemptList& attempts,
+                                     const SlabTarget& target,
+                                     const void* object) {
+    if (!s_.checks) return ProvenanceRecord::Origin::kUnknown;
+    return s_.oracle.AfterSlab(what, attempts, target, object,
+                               object != nullptr ? s_.api->LastSlabAllocPath()
+                                                 : nullptr);
+  }
+  // A successful set replaces the node's declared demand.
+  void DemandSet(int result, ReserveHandle node, GuaranteeCoverage::Demand kind,
+                 CacheHandle cache, uint64_t units, uint64_t pages_before) {
+    if (result != 0 || !s_.checks) return;
+    s_.oracle.Before();  // the tagged pages now live
+    s_.coverage.DemandSet(node, kind, cache, units, pages_before,
+                          s_.api->Reserve(node).pages,
+                          s_.oracle.reserve_pages_in_use());
+  }
+  // An emergency grant against a reserve whose estimate does not budget
+  // it is unaccounted reserve use; and only an entitled request may have
+  // one at all.
+  void EmergencyBudget(const Grant& grant, GuaranteeCoverage::Demand kind,
+                       CacheHandle cache) {
+    if (!s_.checks || !grant.emergency) return;
+    if (!s_.coverage.Budgets(s_.ledger, grant.node, kind, cache)) {
+      s_.coverage.StandDown();
+    }
+  }
+
   void Done() { ++s_.stats.ops; }
   void Noop() { ++s_.stats.noops; }
   void Failed() {
@@ -453,6 +682,15 @@ class Executor::Runner {
   }
 
   void Granted(const Grant& grant, const AllocContext& ctx, const char* what) {
+    if (grant.emergency && s_.checks && !IsEntitled(ctx)) {
+      char place[80];
+      std::snprintf(place, sizeof(place), "exec.reserve_grant_unentitled/%s",
+                    what);
+      ReportBug(BugClass::kSlabMixing, place, "executor: %s gave an emergency "
+                "grant to a request without reserve access (gfp %#x, "
+                "pf_memalloc %d, softirq %d)", what, ctx.gfp, ctx.pf_memalloc,
+                ctx.in_softirq);
+    }
     if (grant.emergency) {
       ++s_.stats.emergencies;
       s_.ledger.Charged(grant.node, grant.charged);
@@ -592,6 +830,9 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
   s.options = options;
   s.running = true;
   s.reserves.push_back(api.ReserveRoot());
+  s.checks = options.request_checks;
+  s.oracle.Start(&api);
+  s.coverage.Clear(api.ReserveRoot());
 
   api.SetFaultHook(faults_.Prepare(program.header));
   // audit=full asks for frequent full audits: the model checks cheaply
@@ -604,6 +845,7 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
     s.op_index = i;
     const ExecStats before = s.stats;
     std::visit(runner, program.ops[i]);
+    s.CheckCoverageAgrees();
     if (frequent_full_audits && i % kFullAuditInterval == kFullAuditInterval - 1)
       api.AuditFull();
     if (options.trace != nullptr) {

@@ -29,6 +29,7 @@ Grant FromModelGrant(const ReserveGrant& model_grant) {
   grant.node = model_grant.node;
   grant.charged = model_grant.charged;
   grant.emergency = model_grant.emergency;
+  grant.charge_status = static_cast<int>(model_grant.charge_status);
   return grant;
 }
 
@@ -147,6 +148,71 @@ bool ReservoirModel::OnReserveMemory(const void* object) const {
   const PageFrame& frame = model_.pages().frame(head);
   if (frame.flags & kPageSlab) return model_.slab().slab(head).pfmemalloc;
   return frame.flags & kPagePfmemalloc;
+}
+
+bool ReservoirModel::ReadLevels(LevelsView* out) const {
+  const PageAllocator& pages = model_.pages();
+  out->nr_zones = pages.nr_zones();
+  out->max_order = pages.max_order();
+  for (int z = 0; z < pages.nr_zones(); ++z) {
+    const Zone& zone = pages.zone(z);
+    ZoneView& view = out->zone[z];
+    view.start = zone.start_pfn;
+    view.managed = zone.managed_pages;
+    view.free = zone.free_pages;
+    for (int i = 0; i < 3; ++i) view.watermark[i] = zone.watermark[i];
+    for (int i = 0; i < kMaxZones; ++i) view.lowmem_reserve[i] = zone.lowmem_reserve[i];
+    view.pages_emerg = zone.pages_emerg;
+    view.pfmemalloc = zone.pfmemalloc_pages;
+    for (int o = 0; o <= pages.max_order(); ++o) {
+      view.nr_free[o] = zone.free_area[o].nr_free;
+    }
+  }
+  out->page_allocs = pages.stats().alloc_ok;
+  out->page_frees = pages.stats().frees;
+  return true;
+}
+
+bool ReservoirModel::BlockOf(const void* object, BlockView* out) const {
+  const Pfn head = model_.pages().AllocatedHeadOf(object);
+  if (head == kNoPfn) return false;
+  const PageFrame& frame = model_.pages().frame(head);
+  out->head = head;
+  out->slab = frame.flags & kPageSlab;
+  out->order = out->slab ? model_.slab().slab(head).order : frame.order;
+  out->tagged = out->slab ? model_.slab().slab(head).pfmemalloc
+                          : (frame.flags & kPagePfmemalloc) != 0;
+  return true;
+}
+
+bool ReservoirModel::VisitSlabCandidates(CacheHandle cache,
+                                         size_t kmalloc_size, uint16_t cpu,
+                                         SlabCandidateVisitor visit,
+                                         void* arg) const {
+  const SlabAllocator& slab = model_.slab();
+  int id = cache;
+  if (cache == kNoCache) id = KmallocIndex(kmalloc_size);
+  if (id < 0) return false;
+  const KmemCache* c = slab.CacheById(static_cast<uint16_t>(id));
+  if (c == nullptr) return false;
+  const KmemCacheCpu& per_cpu = c->cpu[cpu % slab.nr_cpus()];
+  const auto visit_slab = [&](Pfn pfn, SlabList list) {
+    const Slab& s = slab.slab(pfn);
+    SlabCandidate candidate;
+    candidate.slab = pfn;
+    candidate.list = list;
+    candidate.free_objects = s.objects - s.inuse;
+    candidate.tagged = s.pfmemalloc;
+    visit(candidate, arg);
+  };
+  if (per_cpu.slab != kNoPfn) visit_slab(per_cpu.slab, SlabList::kCpuActive);
+  for (Pfn pfn = per_cpu.partial; pfn != kNoPfn; pfn = slab.slab(pfn).next) {
+    visit_slab(pfn, SlabList::kCpuPartial);
+  }
+  for (Pfn pfn = c->node_partial; pfn != kNoPfn; pfn = slab.slab(pfn).next) {
+    visit_slab(pfn, SlabList::kNodePartial);
+  }
+  return true;
 }
 
 const char* ReservoirModel::LastSlabAllocPath() const {

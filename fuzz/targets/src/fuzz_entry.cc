@@ -17,6 +17,7 @@ const reservoir::targets::TargetProfile* g_target = nullptr;
 // operations after the prologue, its own repeated in order as needed, so
 // throughput can be measured per program length under the real engine.
 size_t g_program_ops = 0;
+bool g_request_checks = true;
 
 bool KnownEstimator(const char* value) {
   return std::strcmp(value, "exact") == 0 || std::strcmp(value, "2n+m") == 0 ||
@@ -43,6 +44,16 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   }
   // A bad RESERVOIR_FAULT_MODE stops the run here, not at the first input.
   reservoir::targets::ForcedFaultMode();
+  // RESERVOIR_REQUEST_CHECKS=0 runs the oracle without the executor's
+  // request-level checks (docs/ORACLE.md), to measure what they cost.
+  if (const char* checks = std::getenv("RESERVOIR_REQUEST_CHECKS")) {
+    if (std::strcmp(checks, "0") != 0 && std::strcmp(checks, "1") != 0) {
+      std::fprintf(stderr, "%s: RESERVOIR_REQUEST_CHECKS=%s: expected 0 or 1\n",
+                   RESERVOIR_TARGET_NAME, checks);
+      std::exit(2);
+    }
+    g_request_checks = checks[0] == '1';
+  }
   const char* estimator = std::getenv("RESERVOIR_ESTIMATOR");
   if (estimator != nullptr && !KnownEstimator(estimator)) {
     std::fprintf(stderr, "%s: RESERVOIR_ESTIMATOR=%s: expected exact, 2n+m or "
@@ -71,6 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                         : own[i % own.size()]);
     }
   }
-  executor->Run(program);
+  reservoir::exec::ExecOptions options;
+  options.request_checks = g_request_checks;
+  executor->Run(program, options);
   return 0;
 }

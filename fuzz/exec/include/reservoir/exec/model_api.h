@@ -29,8 +29,56 @@ struct Grant {
   ReserveHandle node = kNoReserveHandle;
   uint64_t charged = 0;
   bool emergency = false;
+  // The status code of the emergency path's charge (0 = accepted, or the
+  // emergency path was not tried), -1 when the implementation does not say.
+  int charge_status = -1;
   bool ok() const { return object != nullptr; }
 };
+
+// What the oracle may read of a zone before and after a call, to judge
+// independently what the request was allowed (the watermark arithmetic of
+// DOMAIN.md, recomputed by the executor).
+struct ZoneView {
+  PageHandle start = 0;
+  uint32_t managed = 0;
+  uint64_t free = 0;
+  uint64_t watermark[3] = {0, 0, 0};  // min, low, high
+  uint64_t lowmem_reserve[2] = {0, 0};  // by the request's highest zone
+  uint64_t pages_emerg = 0;             // the strict reserve held here
+  uint64_t pfmemalloc = 0;              // live tagged pages
+  uint64_t nr_free[kMaxOrderLimit + 1] = {};  // free blocks per order
+};
+struct LevelsView {
+  int nr_zones = 0;  // 0: the implementation shows no levels
+  int max_order = 0;
+  ZoneView zone[2];
+  // Successful page allocations and page frees since reset: a call that
+  // raised the first made a new block; one that raised the second freed
+  // pages on the way (the levels before it are then not exact).
+  uint64_t page_allocs = 0;
+  uint64_t page_frees = 0;
+};
+
+// The allocated block that holds an object: a slab, a large kmalloc block
+// or plain pages.
+struct BlockView {
+  PageHandle head = kNoPage;
+  int order = 0;
+  bool slab = false;
+  bool tagged = false;  // the implementation's own reserve tag
+};
+
+// A slab one CPU could take an object from: its active slab, its per-CPU
+// partial slabs and the node partial slabs.
+enum class SlabList : uint8_t { kCpuActive, kCpuPartial, kNodePartial };
+struct SlabCandidate {
+  PageHandle slab = kNoPage;
+  SlabList list = SlabList::kNodePartial;
+  uint32_t free_objects = 0;
+  bool tagged = false;  // the implementation's own reserve tag
+};
+using SlabCandidateVisitor = void (*)(const SlabCandidate& candidate,
+                                      void* arg);
 
 struct ReserveView {
   bool live = false;
@@ -97,6 +145,27 @@ class ModelApi {
   virtual const char* LastSlabAllocPath() const { return nullptr; }
   // Injected failures so far (since Reset).
   virtual uint64_t InjectedFailures() const = 0;
+
+  // Read-only views for the executor's own checks (provenance, watermark
+  // recomputation, completeness, guarantee coverage). Each has a default
+  // that says "not shown", and the executor then skips the check that
+  // needs it; a wrapping implementation forwards them.
+  // False when the implementation shows no zone levels.
+  virtual bool ReadLevels(LevelsView* out) const { return false; }
+  // False when `object` is in no allocated block (or not shown).
+  virtual bool BlockOf(const void* object, BlockView* out) const {
+    return false;
+  }
+  // Visits the slabs `cpu` could take an object of `cache` from (kNoCache:
+  // the kmalloc class of `kmalloc_size`). False when not shown.
+  virtual bool VisitSlabCandidates(CacheHandle cache, size_t kmalloc_size,
+                                   uint16_t cpu, SlabCandidateVisitor visit,
+                                   void* arg) const {
+    return false;
+  }
+  // 1 when the implementation's own guarantee oracle currently covers
+  // budgeted emergency allocations, 0 when it stands down, -1 unknown.
+  virtual int GuaranteeActive() const { return -1; }
   virtual void AuditFull() const = 0;
   // How much the implementation checks after each operation from now on.
   virtual void SetAuditLevel(AuditLevel level) = 0;

@@ -74,6 +74,14 @@ class ReservoirModel : public ModelApi {
                         uint16_t cpu) override;
 
   bool OnReserveMemory(const void* object) const override;
+  bool ReadLevels(LevelsView* out) const override;
+  bool BlockOf(const void* object, BlockView* out) const override;
+  bool VisitSlabCandidates(CacheHandle cache, size_t kmalloc_size,
+                           uint16_t cpu, SlabCandidateVisitor visit,
+                           void* arg) const override;
+  int GuaranteeActive() const override {
+    return model_.guarantee_stood_down() ? 0 : 1;
+  }
   const char* LastSlabAllocPath() const override;
   uint64_t InjectedFailures() const override;
   void AuditFull() const override { model_.AuditFull(); }

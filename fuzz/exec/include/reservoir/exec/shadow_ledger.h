@@ -18,6 +18,11 @@ class ShadowLedger {
 
   void Clear();
   bool Tracks(ReserveHandle node) const { return node < kMaxNodes; }
+  // The parent the executor last attached `node` to (kNoReserveHandle:
+  // detached, or not tracked).
+  ReserveHandle parent(ReserveHandle node) const {
+    return Tracks(node) ? parent_[node] : kNoReserveHandle;
+  }
 
   void Created(ReserveHandle node, ReserveHandle parent);
   void Attached(ReserveHandle node, ReserveHandle parent);

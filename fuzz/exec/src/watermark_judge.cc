@@ -1,0 +1,113 @@
+// The watermark recomputation of the executor (see watermark_judge.h).
+#include "reservoir/exec/watermark_judge.h"
+
+#include <cstdint>
+
+namespace reservoir::exec {
+namespace {
+
+// Zone indices as in the model: 0 = Normal, 1 = HighMem.
+constexpr int kNormal = 0;
+constexpr int kHighMem = 1;
+
+// Whether a block of `order` exists at all (what NO_WATERMARKS needs, and
+// what the watermark test asks of order > 0).
+bool HasBlock(const ZoneView& zone, int order, int max_order) {
+  for (int o = order; o <= max_order; ++o) {
+    if (zone.nr_free[o] > 0) return true;
+  }
+  return false;
+}
+
+// One zone's watermark test for an attempt with `mark` pages and the
+// relaxations given: the request's own pages but one are not counted as
+// free; __GFP_HIGH halves the mark, a non-blocking high request takes a
+// further quarter, an OOM victim a further half; then the zone keeps back
+// its lowmem_reserve for the request's class zone and the strict reserve,
+// which no relaxation reaches.
+bool PassesMark(const ZoneView& zone, int order, uint64_t mark, int classzone,
+                bool high, bool non_block, bool oom, int max_order) {
+  int64_t min = static_cast<int64_t>(mark);
+  if (high) {
+    min -= min / 2;
+    if (non_block) min -= min / 4;
+  }
+  if (oom) min -= min / 2;
+  const int64_t floor = min +
+                        static_cast<int64_t>(zone.lowmem_reserve[classzone]) +
+                        static_cast<int64_t>(zone.pages_emerg);
+  const int64_t usable =
+      static_cast<int64_t>(zone.free) - ((int64_t{1} << order) - 1);
+  if (usable <= floor) return false;
+  return order == 0 || HasBlock(zone, order, max_order);
+}
+
+}  // namespace
+
+WatermarkJudgement JudgeWatermarks(const LevelsView& levels, int order,
+                                   const AllocContext& ctx) {
+  WatermarkJudgement j;
+  const bool highmem = (ctx.gfp & kGfpHighmem) && levels.nr_zones == 2;
+  j.classzone = highmem ? kHighMem : kNormal;
+  const ReserveAccess access = GfpReserveAccess(ctx);
+  const bool high = ctx.gfp & kGfpHigh;
+  // A request that forbids reserves is not treated as atomic: the model's
+  // wrappers and the no-mixing first pass add __GFP_NOMEMALLOC to say "only
+  // what anyone may have".
+  const bool non_block =
+      !(ctx.gfp & kGfpDirectReclaim) && !(ctx.gfp & kGfpNoMemalloc);
+  const bool oom = access == ReserveAccess::kOom;
+  // The zonelist: the highest usable zone first, then the lower ones.
+  for (int z = j.classzone; z >= 0; --z) {
+    const ZoneView& zone = levels.zone[z];
+    if (j.fast_zone < 0 &&
+        PassesMark(zone, order, zone.watermark[1], j.classzone, false, false,
+                   false, levels.max_order)) {
+      j.fast_zone = z;
+    }
+    if (j.slow_zone < 0 &&
+        PassesMark(zone, order, zone.watermark[0], j.classzone, high,
+                   non_block, oom, levels.max_order)) {
+      j.slow_zone = z;
+    }
+    if (j.reserve_zone < 0 && HasBlock(zone, order, levels.max_order)) {
+      j.reserve_zone = z;
+    }
+    if (j.nofail_zone < 0 &&
+        PassesMark(zone, order, zone.watermark[0], j.classzone, true,
+                   false, false, levels.max_order)) {
+      j.nofail_zone = z;
+    }
+  }
+  return j;
+}
+
+bool ExpectPage(const WatermarkJudgement& judgement, const AllocContext& ctx,
+                ExpectedPage* out) {
+  if (judgement.fits_normal()) {
+    out->zone = judgement.normal_zone();
+    out->via_no_watermarks = false;
+    return true;
+  }
+  if (IsEntitled(ctx) && judgement.reserve_zone >= 0) {
+    out->zone = judgement.reserve_zone;
+    out->via_no_watermarks = true;
+    return true;
+  }
+  if ((ctx.gfp & kGfpNoFail) && judgement.nofail_zone >= 0) {
+    out->zone = judgement.nofail_zone;
+    out->via_no_watermarks = false;
+    return true;
+  }
+  return false;
+}
+
+int ZoneOfPage(const LevelsView& levels, PageHandle page) {
+  for (int z = 0; z < levels.nr_zones; ++z) {
+    const ZoneView& zone = levels.zone[z];
+    if (page >= zone.start && page < zone.start + zone.managed) return z;
+  }
+  return -1;
+}
+
+}  // namespace reservoir::exec
