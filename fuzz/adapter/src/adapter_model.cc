@@ -166,6 +166,7 @@ void AdapterModel::ResetAdapter() {
   for (Node& node : nodes_) node = Node{};
   next_node_ = 1;
   unaccounted_ = false;
+  demand_changed_in_use_ = false;
   live_grants_.clear();
   ref_objects_.clear();
   ref_caches_.clear();
@@ -462,23 +463,35 @@ ReserveHandle AdapterModel::ReserveCreate(const char* name,
 
 void AdapterModel::SetDemand(ReserveHandle node, int result, ReserveKind kind,
                              uint64_t limit, const KmemCache* cache,
-                             bool zero) {
+                             bool zero, uint64_t pages_before) {
   if (result != 0 || node >= kMaxReserves || !nodes_[node].live) return;
   Node& n = nodes_[node];
-  n.kind = zero ? ReserveKind::kGroup : kind;
+  const ReserveKind new_kind = zero ? ReserveKind::kGroup : kind;
+  const bool retargeted =
+      n.kind != ReserveKind::kGroup &&
+      (new_kind != n.kind ||
+       (kind == ReserveKind::kCache && cache != nullptr &&
+        cache->id != n.cache_id));
+  const uint64_t pages_after = ViewOf(node, "reserve_set").pages;
+  if ((retargeted || pages_after < pages_before) &&
+      model().pages().pfmemalloc_pages() > 0) {
+    demand_changed_in_use_ = true;
+  }
+  n.kind = new_kind;
   n.declared_limit = limit;
   n.cache_id = cache != nullptr ? cache->id : 0;
   n.cache_generation = cache != nullptr ? cache->generation : 0;
 }
 
 int AdapterModel::ReservePagesSet(ReserveHandle node, uint64_t pages) {
+  const uint64_t pages_before = ViewOf(node, "reserve_set_pages").pages;
   int result;
   {
     CallScope scope(this, AllocContext{}, "mem_reserve_set");
     result = table_->pages_set(PtrOf(node), pages);
   }
   SetDemand(node, result, ReserveKind::kPages, pages * kPageSize, nullptr,
-            pages == 0);
+            pages == 0, pages_before);
   if (lockstep_active()) {
     CompareResult("reserve_set_pages", result == 0,
                   reference_->ReservePagesSet(RefNode(node), pages) == 0,
@@ -490,12 +503,14 @@ int AdapterModel::ReservePagesSet(ReserveHandle node, uint64_t pages) {
 }
 
 int AdapterModel::ReserveKmallocSet(ReserveHandle node, uint64_t bytes) {
+  const uint64_t pages_before = ViewOf(node, "reserve_set_kmalloc").pages;
   int result;
   {
     CallScope scope(this, AllocContext{}, "mem_reserve_set");
     result = table_->kmalloc_set(PtrOf(node), bytes);
   }
-  SetDemand(node, result, ReserveKind::kKmalloc, bytes, nullptr, bytes == 0);
+  SetDemand(node, result, ReserveKind::kKmalloc, bytes, nullptr, bytes == 0,
+            pages_before);
   if (lockstep_active()) {
     CompareResult("reserve_set_kmalloc", result == 0,
                   reference_->ReserveKmallocSet(RefNode(node), bytes) == 0,
@@ -510,6 +525,7 @@ int AdapterModel::ReserveCacheSet(ReserveHandle node, CacheHandle cache,
                                   uint64_t objects) {
   KmemCache* kc = cache >= 0 ? model().slab().CacheById(static_cast<uint16_t>(cache))
                              : nullptr;
+  const uint64_t pages_before = ViewOf(node, "reserve_set_cache").pages;
   int result;
   {
     CallScope scope(this, AllocContext{}, "mem_reserve_set");
@@ -517,7 +533,7 @@ int AdapterModel::ReserveCacheSet(ReserveHandle node, CacheHandle cache,
   }
   if (kc != nullptr) {
     SetDemand(node, result, ReserveKind::kCache, objects * kc->size, kc,
-              objects == 0);
+              objects == 0, pages_before);
   }
   if (lockstep_active()) {
     const auto ref = ref_caches_.find(cache);
@@ -645,7 +661,8 @@ void AdapterModel::CheckGuarantee(const char* what, uint64_t size,
   // reserve budgets this request must not fail.
   Model& m = model();
   if (!guaranteed || m.fault_gate().injected_total() != injected_from ||
-      unaccounted_ || m.reserve_used_unaccounted() || !Fits(node, charge)) {
+      unaccounted_ || demand_changed_in_use_ || m.reserve_used_unaccounted() ||
+      !Fits(node, charge)) {
     return;
   }
   char place[80];

@@ -99,6 +99,11 @@ class AdapterModel : public exec::ReservoirModel {
 
   void AuditFull() const override;
   void CheckPristine() override;
+  // The model's own guarantee decision is about its reserve tree, which an
+  // adapter build does not use; this class judges the guarantee from
+  // outside (CheckGuarantee), so the executor's coverage comparison has
+  // nothing to compare with.
+  int GuaranteeActive() const override { return -1; }
 
   const reservoir_adapter& table() const { return *table_; }
   bool lockstep_active() const { return reference_ != nullptr && in_step_; }
@@ -147,7 +152,8 @@ class AdapterModel : public exec::ReservoirModel {
                       ReserveHandle node, bool guaranteed,
                       uint64_t injected_at_start);
   void SetDemand(ReserveHandle node, int result, ReserveKind kind,
-                 uint64_t limit, const KmemCache* cache, bool zero);
+                 uint64_t limit, const KmemCache* cache, bool zero,
+                 uint64_t pages_before);
   Grant FinishGrant(void* object, PageHandle page, int order, int emergency,
                     ReserveHandle node, uint64_t usage_before,
                     const char* what);
@@ -171,6 +177,10 @@ class AdapterModel : public exec::ReservoirModel {
   Node nodes_[kMaxReserves];
   int next_node_ = 1;
   bool unaccounted_ = false;  // an emergency grant its reserve never budgeted
+  // A demand re-set to another target, or to fewer pages, while reserve
+  // pages were in use: the guarantee stands down until reset, as the
+  // model's does (ReserveTree::demand_changed_in_use, docs/MODEL.md).
+  bool demand_changed_in_use_ = false;
   std::unordered_map<const void*, int> live_grants_;  // object -> 1
   Call call_;
   static AdapterModel* active_;
