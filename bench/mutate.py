@@ -31,6 +31,13 @@ before the next mutant.
   no-compile      the mutant did not build
   equivalent      the mutant compiled to the same object file as the original
                   (so no test could ever kill it); not run
+  gone            (--same-as only) the mutated line no longer exists
+
+`--same-as OLD/mutants.json` reruns exactly the mutants of an earlier run on
+today's sources (the before/after comparison): each is found again by its
+file, kind, change and source line (and which of the equal sites on that
+line it was), wherever the line has moved; a mutant whose line is gone is
+reported as `gone`.
 
 Only the fuzz targets judge a mutant, not the unit tests: the question is what
 the fuzz oracle (the model's own audits plus the executor's shadow) sees, and
@@ -39,9 +46,10 @@ the unit tests would hide its gaps behind hand-written expectations.
 Output: `<out>/mutants.json` and `<out>/mutants.md`, written atomically into
 `--out`, a directory that must not exist yet. Progress goes to stderr.
 
-One line for the default sample:
+One line for the default sample, and one to rerun it later:
 
   bench/mutate.py --count 40 --seed 1 --out runs/mutate-1
+  bench/mutate.py --same-as bench/mutants-seed1.json --out runs/mutate-1-again
 """
 
 import argparse
@@ -148,6 +156,22 @@ def sites_in(path, text):
     return sites
 
 
+def site_key(site):
+    return (site["file"], site["kind"], site["old"], site["new"], site["source"])
+
+
+def with_occurrences(sites):
+    """Numbers each site among the sites with the same key (file, kind,
+    change, source line), in offset order, so a site can be found again in
+    another version of the sources."""
+    seen = {}
+    for s in sites:
+        k = site_key(s)
+        s["occurrence"] = seen.get(k, 0)
+        seen[k] = s["occurrence"] + 1
+    return sites
+
+
 def line_of(text, offset):
     return text.count("\n", 0, offset) + 1
 
@@ -242,18 +266,20 @@ def markdown(meta, mutants):
         f"sanitizers `{meta['sanitizers'] or 'none'}`, {meta['seconds']:.0f} s", "",
         "| result | mutants |", "|---|---|",
     ]
-    for k in ("killed", "survived", "equivalent", "no-compile"):
-        lines.append(f"| {k} | {counts[k]} |")
+    for k in ("killed", "survived", "equivalent", "no-compile", "gone"):
+        lines.append(f"| {k} | {counts.get(k, 0)} |")
     rate = 100.0 * counts["killed"] / judged if judged else 0.0
     lines += ["", f"Kill rate: {counts['killed']}/{judged} = {rate:.1f}% of the "
               "mutants that compiled to different code.", "",
-              "| # | file:line | kind | change | result | by |",
-              "|---|---|---|---|---|---|"]
+              "| # | file:line | kind | change | result | by |"
+              + (" before |" if meta.get("same_as") else ""),
+              "|---|---|---|---|---|---|" + ("---|" if meta.get("same_as") else "")]
     for m in mutants:
         change = f"`{m['old']}` -> `{m['new']}`".replace("|", "\\|")
         by = (m.get("target") or "") + (": " + m["report"] if m.get("report") else "")
         lines.append(f"| {m['id']} | {m['file']}:{m['line']} | {m['kind']} | "
-                     f"{change} | {m['result']} | {by.replace('|', '/')} |")
+                     f"{change} | {m['result']} | {by.replace('|', '/')} |"
+                     + (f" {m.get('was') or ''} |" if meta.get("same_as") else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -275,6 +301,9 @@ def main():
     ap.add_argument("--sanitizers", default="address,undefined",
                     help="RESERVOIR_SANITIZERS of the build (default address,undefined; '' for none)")
     ap.add_argument("--targets", help="comma-separated subset of the fuzz targets")
+    ap.add_argument("--same-as", metavar="JSON",
+                    help="rerun the mutants of an earlier mutants.json (its seed, "
+                    "count, runs and sanitizers too) on today's sources")
     ap.add_argument("--list", action="store_true",
                     help="print the sampled mutants and exit (no build)")
     args = ap.parse_args()
@@ -294,12 +323,25 @@ def main():
             usage("--out is required")
         if os.path.exists(args.out):
             usage(f"--out {args.out} exists; give a fresh directory")
+    previous = None
+    if args.same_as:
+        try:
+            with open(args.same_as, encoding="utf-8") as f:
+                previous = json.load(f)
+            previous["mutants"], previous["meta"]["runs"]  # noqa: B018
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            usage(f"--same-as {args.same_as}: not a mutants.json ({e})")
+        args.seed = previous["meta"]["seed"]
+        args.runs = previous["meta"]["runs"]
+        args.sanitizers = previous["meta"]["sanitizers"]
     if args.work and os.path.exists(args.work):
         usage(f"--work {args.work} exists; give a fresh directory")
     rc, rev = run(["git", "-C", REPO, "rev-parse", "--verify", args.rev + "^{commit}"])
     if rc != 0:
         usage(f"--rev {args.rev}: not a commit")
     rev = rev.strip()
+    if previous is not None and args.list:
+        usage("--list and --same-as do not go together")
 
     start = time.time()
     work = os.path.abspath(args.work) if args.work else tempfile.mkdtemp(prefix="mutate-")
@@ -313,16 +355,34 @@ def main():
         files = sorted(os.path.join("allocator", "src", f)
                        for f in os.listdir(os.path.join(src, "allocator", "src"))
                        if f.endswith(".cc"))
-        sites = all_sites(src, files)
-        rng = random.Random(args.seed)
-        count = min(args.count, len(sites))
-        picked = sorted(rng.sample(range(len(sites)), count))
+        sites = with_occurrences(all_sites(src, files))
         mutants = []
-        for i, index in enumerate(picked):
-            m = dict(sites[index])
-            m["id"] = i + 1
-            m["site"] = index
-            mutants.append(m)
+        if previous is not None:
+            by_key = {site_key(s) + (s["occurrence"],): (i, s)
+                      for i, s in enumerate(sites)}
+            for old in previous["mutants"]:
+                key = site_key(old) + (old.get("occurrence", 0),)
+                found = by_key.get(key)
+                m = dict(found[1]) if found else {
+                    k: old[k] for k in ("file", "kind", "old", "new", "source")}
+                m["id"] = old["id"]
+                m["site"] = found[0] if found else None
+                m["line"] = m.get("line", old.get("line"))
+                m["was"] = old.get("result")
+                if not found:
+                    m["result"] = "gone"
+                    m["offset"] = None
+                mutants.append(m)
+            count = len(mutants)
+        else:
+            rng = random.Random(args.seed)
+            count = min(args.count, len(sites))
+            picked = sorted(rng.sample(range(len(sites)), count))
+            for i, index in enumerate(picked):
+                m = dict(sites[index])
+                m["id"] = i + 1
+                m["site"] = index
+                mutants.append(m)
         if args.list:
             for m in mutants:
                 print(f"{m['id']:3} {m['file']}:{m['line']} {m['kind']:6} "
@@ -369,6 +429,10 @@ def main():
 
         originals = {}
         for m in mutants:
+            if m.get("result") == "gone":
+                log(f"mutate: [{m['id']}/{count}] {m['file']} {m['kind']} "
+                    f"{m['old']!r} -> {m['new']!r}: gone")
+                continue
             path = os.path.join(src, m["file"])
             if m["file"] not in originals:
                 with open(path, encoding="utf-8") as f:
@@ -403,8 +467,9 @@ def main():
                 + f" [{m['seconds']} s]")
 
         counts = {k: sum(1 for m in mutants if m["result"] == k)
-                  for k in ("killed", "survived", "equivalent", "no-compile")}
+                  for k in ("killed", "survived", "equivalent", "no-compile", "gone")}
         meta = {"rev": rev, "seed": args.seed, "count": count, "sites": len(sites),
+                "same_as": args.same_as,
                 "runs": args.runs, "sanitizers": args.sanitizers, "targets": targets,
                 "counts": counts, "seconds": round(time.time() - start, 1)}
         out_dir = os.path.abspath(args.out)
