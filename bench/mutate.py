@@ -428,9 +428,9 @@ def main():
         log(f"mutate: base build clean ({time.time() - start:.0f} s)")
 
         originals = {}
-        for m in mutants:
+        for position, m in enumerate(mutants, 1):
             if m.get("result") == "gone":
-                log(f"mutate: [{m['id']}/{count}] {m['file']} {m['kind']} "
+                log(f"mutate: [{position}/{count}] #{m['id']} {m['file']} {m['kind']} "
                     f"{m['old']!r} -> {m['new']!r}: gone")
                 continue
             path = os.path.join(src, m["file"])
@@ -461,7 +461,7 @@ def main():
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(text)
             m["seconds"] = round(time.time() - t0, 1)
-            log(f"mutate: [{m['id']}/{count}] {m['file']}:{m['line']} {m['kind']} "
+            log(f"mutate: [{position}/{count}] #{m['id']} {m['file']}:{m['line']} {m['kind']} "
                 f"{m['old']!r} -> {m['new']!r}: {m['result']}"
                 + (f" ({m['target']}: {m['report']})" if m.get("report") else "")
                 + f" [{m['seconds']} s]")
