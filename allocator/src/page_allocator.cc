@@ -226,6 +226,7 @@ PageAllocResult PageAllocator::AllocPages(int order, const AllocContext& ctx,
     FaultCall call;
     call.site = FaultSite::kPageAlloc;
     call.gfp = ctx.gfp;
+    call.in_softirq = ctx.in_softirq;
     call.order = order;
     call.size = kPageSize << order;
     call.call_site = call_site;

@@ -206,10 +206,16 @@ ReserveStatus ReserveTree::CacheSet(ReserveId id, const KmemCache* cache,
   return status;
 }
 
-// page_counter_try_charge(): charge every level on the way up; on a
-// refusal, undo the levels already charged and name the refuser.
+// page_counter_try_charge(), under this tree's limit rules. A node's limit
+// is its own limit plus its children's, and no node is ever charged above
+// its own limit, so every ancestor's room (limit - usage) is the sum of the
+// own rooms below it, at least the charged node's own: when the own limit
+// admits a charge, every level does (docs/MODEL.md, "The reserve tree").
+// The own limit is therefore the only test, and there is no partial charge
+// to roll back. A tree whose numbers were wrong is the audit's to report
+// (AuditPath below: usage above limit, subtree sums).
 ChargeResult ReserveTree::TryCharge(ReserveId id, uint64_t bytes,
-                                    const char* call_site) {
+                                    const char* call_site, bool in_softirq) {
   ChargeResult result;
   if (!IsLive(id)) {
     result.status = ReserveStatus::kInvalid;
@@ -221,31 +227,21 @@ ChargeResult ReserveTree::TryCharge(ReserveId id, uint64_t bytes,
     call.size = bytes;
     call.reserve = nodes_[id].name;
     call.call_site = call_site;
+    call.in_softirq = in_softirq;
     if (gate_->ShouldFail(call)) {
       result.status = ReserveStatus::kInjected;
       result.refused_by = id;
       return result;
     }
   }
-  // The node's own charges must fit its own limit (a group holds nothing
-  // itself); every level's total must fit its total limit. While every
-  // node keeps the first rule the second cannot fail, but it is what
-  // guards the tree if a node's numbers were ever wrong.
-  ReserveId at = id;
-  if (nodes_[id].own_usage + bytes <= nodes_[id].own_limit) {
-    for (; at != kNoReserve; at = nodes_[at].parent) {
-      ReserveNode& node = nodes_[at];
-      if (node.usage + bytes > node.limit) break;
-      node.usage += bytes;
-    }
-  }
-  if (at != kNoReserve) {
-    for (ReserveId undo = id; undo != at; undo = nodes_[undo].parent) {
-      nodes_[undo].usage -= bytes;
-    }
+  // A group holds nothing itself (own limit 0): it cannot be charged.
+  if (nodes_[id].own_usage + bytes > nodes_[id].own_limit) {
     result.status = ReserveStatus::kOverLimit;
-    result.refused_by = at;
+    result.refused_by = id;
     return result;
+  }
+  for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
+    nodes_[at].usage += bytes;
   }
   nodes_[id].own_usage += bytes;
   AuditPath(id);

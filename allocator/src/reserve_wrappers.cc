@@ -29,9 +29,10 @@ uint64_t RoundUpPowerOfTwo(uint64_t x) {
 
 template <typename Allocate>
 void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
-                              const char* what, uint64_t size,
+                              bool in_softirq, const char* what, uint64_t size,
                               bool guaranteed, Allocate allocate) {
-  const ChargeResult charged = reserves_.TryCharge(grant->node, charge, what);
+  const ChargeResult charged =
+      reserves_.TryCharge(grant->node, charge, what, in_softirq);
   grant->charge_status = charged.status;
   if (charged.status != ReserveStatus::kOk) return;
   const uint64_t injected_before = gate_.injected_total();
@@ -117,7 +118,7 @@ ReserveGrant Model::KmallocReserve(size_t size, const AllocContext& ctx,
     const bool budgeted = Budgets(node, ReserveKind::kKmalloc, nullptr);
     const bool guaranteed =
         index >= 0 && KmallocClassSize(index) <= kPageSize && budgeted;
-    AllocateEmergency(&grant, charge, "kmalloc_reserve", size, guaranteed,
+    AllocateEmergency(&grant, charge, ctx.in_softirq, "kmalloc_reserve", size, guaranteed,
                       [&] {
                         grant.object = slab_.Kmalloc(size, ctx, "kmalloc_reserve");
                         return grant.object != nullptr;
@@ -150,7 +151,8 @@ ReserveGrant Model::KmemCacheAllocReserve(KmemCache* cache,
   if (grant.object == nullptr && IsEntitled(ctx)) {
     const bool budgeted = Budgets(node, ReserveKind::kCache, cache);
     const bool guaranteed = cache->min_order == 0 && budgeted;
-    AllocateEmergency(&grant, cache->size, "kmem_cache_alloc_reserve",
+    AllocateEmergency(&grant, cache->size, ctx.in_softirq,
+                      "kmem_cache_alloc_reserve",
                       cache->object_size, guaranteed, [&] {
                         grant.object = slab_.CacheAlloc(
                             cache, ctx, "kmem_cache_alloc_reserve");
@@ -180,7 +182,8 @@ ReserveGrant Model::AllocPagesReserve(int order, const AllocContext& ctx,
       order <= pages_.max_order()) {
     const bool budgeted = Budgets(node, ReserveKind::kPages, nullptr);
     const bool guaranteed = order == 0 && budgeted;
-    AllocateEmergency(&grant, kPageSize << order, "alloc_pages_reserve",
+    AllocateEmergency(&grant, kPageSize << order, ctx.in_softirq,
+                      "alloc_pages_reserve",
                       kPageSize << order, guaranteed, [&] {
                         grant.pfn = pages_.AllocPages(order, ctx,
                                                       "alloc_pages_reserve").pfn;

@@ -19,6 +19,7 @@ void* SlabAllocator::SlabAlloc(KmemCache* cache, const AllocContext& ctx,
     FaultCall call;
     call.site = FaultSite::kSlabObject;
     call.gfp = ctx.gfp;
+    call.in_softirq = ctx.in_softirq;
     call.size = alloc_size;
     call.cache = cache->name;
     call.call_site = call_site;
@@ -203,6 +204,7 @@ Pfn SlabAllocator::NewSlab(KmemCache* cache, const AllocContext& ctx,
     FaultCall call;
     call.site = FaultSite::kSlabNewSlab;
     call.gfp = ctx.gfp;
+    call.in_softirq = ctx.in_softirq;
     call.order = cache->order;
     call.size = kPageSize << cache->order;
     call.cache = cache->name;

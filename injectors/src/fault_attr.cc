@@ -9,6 +9,9 @@ FaultCause DecideByAttr(const FaultAttrConfig& config, FaultAttrState& state,
                         DecisionSource* input) {
   const bool input_mode = config.mode == DecisionMode::kInput;
   if (!input_mode && config.probability.is_zero()) return FaultCause::kNone;
+  // fail_task(): in_task() && make_it_fail; the simulated task has
+  // make-it-fail set, so only the context matters.
+  if (config.task_filter && call.in_softirq) return FaultCause::kNone;
   if (state.times == 0) return FaultCause::kNone;
   if (state.space > size) {
     state.space -= size;
@@ -72,7 +75,7 @@ FaultCause ShouldFailEx(const FaultAttrConfig& config, FaultAttrState& state,
                         FailNthCountdown& context, uint64_t size,
                         const FaultCall& call, DecisionSource* input) {
   FaultCause cause = FaultCause::kNone;
-  switch (context.Advance()) {
+  switch (context.Advance(call.in_softirq)) {
     case FailNthCountdown::Step::kFire:
       cause = FaultCause::kFailNth;
       break;

@@ -131,6 +131,13 @@ const SiteKnob kSiteKnobs[] = {
      [](FaultSite, const SiteConfig& c) {
        return c.attr.reject_callers.ToString();
      }},
+    {"task-filter", kEveryKind, false,
+     [](FaultSite, std::string_view v, SiteConfig& c) {
+       return ParseBoolInto(v, &c.attr.task_filter);
+     },
+     [](FaultSite, const SiteConfig& c) {
+       return std::string(c.attr.task_filter ? "1" : "0");
+     }},
     {"min-order", KindBit(SiteKind::kPage), false,
      [](FaultSite, std::string_view v, SiteConfig& c) {
        return ParseIntInto(v, 0, kMaxOrderLimit, &c.page_alloc.min_order);
@@ -254,6 +261,9 @@ absl::Status ApplyEntryInPlace(std::string_view key, std::string_view value,
   if (key == "fail-nth") {
     return WithKey(key, ParseUnsigned(value, 0, kU64Max, &config.fail_nth));
   }
+  if (key == "fail-nth-task-only") {
+    return WithKey(key, ParseBool(value, &config.fail_nth_task_only));
+  }
   if (const SiteKnob* knob = FindKnob(key);
       knob != nullptr && knob->kinds == kEveryKind) {
     // A generic fault_attr knob without a site: set it on every site.
@@ -269,7 +279,7 @@ absl::Status ApplyEntryInPlace(std::string_view key, std::string_view value,
   if (!site) {
     if (dot == std::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
-          quoted_key, ": unknown key (keys: seed, fail-nth, ",
+          quoted_key, ": unknown key (keys: seed, fail-nth, fail-nth-task-only, ",
           GenericKnobNameList(),
           ", <site>, <site>.<knob>; sites: ", SiteNameList(), ")"));
     }
@@ -332,6 +342,8 @@ absl::StatusOr<FaultConfig> ParseFaultConfig(std::string_view text) {
 std::string FormatFaultConfig(const FaultConfig& config) {
   std::string line =
       absl::StrCat("seed=", config.seed, ";fail-nth=", config.fail_nth);
+  // Printed only when set, so the line of every older configuration stays.
+  if (config.fail_nth_task_only) absl::StrAppend(&line, ";fail-nth-task-only=1");
   const SiteConfig defaults;
   for (int i = 0; i < kFaultSiteCount; ++i) {
     const FaultSite site = SiteAt(i);

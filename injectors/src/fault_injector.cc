@@ -74,6 +74,7 @@ void FaultInjector::Reset() {
     sites_[i].eligible_calls = 0;
   }
   fail_nth_.Arm(config_.fail_nth);
+  fail_nth_.set_task_only(config_.fail_nth_task_only);
   context_calls_ = 0;
   log_.Clear();
 }

@@ -266,18 +266,19 @@ TEST(FaultConfigSyntaxTest, KnobNamesPerSite) {
   using Names = std::vector<std::string_view>;
   EXPECT_EQ(SiteKnobNames(FaultSite::kPageAlloc),
             (Names{"interval", "probability", "space", "times", "verbose",
-                   "mode", "require-caller", "reject-caller", "min-order",
-                   "ignore-gfp-wait", "ignore-gfp-highmem"}));
+                   "mode", "require-caller", "reject-caller", "task-filter",
+                   "min-order", "ignore-gfp-wait", "ignore-gfp-highmem"}));
   EXPECT_EQ(SiteKnobNames(FaultSite::kSlabObject),
             (Names{"interval", "probability", "space", "times", "verbose",
-                   "mode", "require-caller", "reject-caller", "ignore-gfp-wait",
-                   "cache-filter"}));
+                   "mode", "require-caller", "reject-caller", "task-filter",
+                   "ignore-gfp-wait", "cache-filter"}));
   EXPECT_EQ(SiteKnobNames(FaultSite::kSlabNewSlab),
             SiteKnobNames(FaultSite::kSlabObject));
   EXPECT_EQ(
       SiteKnobNames(FaultSite::kReserveCharge),
       (Names{"interval", "probability", "space", "times", "verbose", "mode",
-             "require-caller", "reject-caller", "reserve-filter"}));
+             "require-caller", "reject-caller", "task-filter",
+             "reserve-filter"}));
 }
 
 TEST(FaultConfigSyntaxTest, SingleEntryApplication) {

@@ -180,7 +180,7 @@ class Minimiser:
             return program
         if kind == "align":
             smaller = [a for a in (8, 1, 2, 4, 16, 32, 64) if a < current]
-        elif kind in ("order", "cpu", "ref", "skip", "site"):
+        elif kind in ("order", "cpu", "free_cpu", "ref", "skip", "site"):
             smaller = list(range(pt.ARG_RANGES[kind][0], current))[:4]
         else:
             smaller = None

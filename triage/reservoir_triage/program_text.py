@@ -55,7 +55,12 @@ ARG_RANGES = {
     "align": (1, 128), "pages": (0, 65535), "objects": (0, 65535),
     "bytes": (0, 4294967295), "site": (0, len(SITES) - 1), "skip": (0, 255),
     "ref": (0, 255),
+    # The CPU of a free, as stored: 0 = the allocating CPU ("own", and the
+    # field's absence), k = CPU k - 1. Optional in the text form.
+    "free_cpu": (0, 4),
 }
+OPTIONAL_KINDS = frozenset({"free_cpu"})
+FREE_CPU_RANGE = "own, 0..3"
 
 # The operation table (op_table.h): name -> ((field, type), ...), in slot
 # order. Index arguments ("page#", "cache#", ...) all have type "ref";
@@ -65,10 +70,10 @@ OPS = {
     "alloc_pages": (("order", "order"), ("gfp", "gfp"), ("cpu", "cpu")),
     "free_pages": (("page", "ref"),),
     "kmalloc": (("size", "size"), ("gfp", "gfp"), ("cpu", "cpu")),
-    "kfree": (("obj", "ref"),),
+    "kfree": (("obj", "ref"), ("cpu", "free_cpu")),
     "cache_create": (("size", "size"), ("align", "align")),
     "cache_alloc": (("cache", "ref"), ("gfp", "gfp"), ("cpu", "cpu")),
-    "cache_free": (("obj", "ref"),),
+    "cache_free": (("obj", "ref"), ("cpu", "free_cpu")),
     "cache_destroy": (("cache", "ref"),),
     "reserve_create": (("parent", "ref"),),
     "reserve_set_pages": (("res", "ref"), ("pages", "pages")),
@@ -81,13 +86,13 @@ OPS = {
     "reserve_uncharge": (("charge", "ref"),),
     "kmalloc_reserve": (("size", "size"), ("gfp", "gfp"), ("cpu", "cpu"),
                         ("res", "ref")),
-    "kfree_reserve": (("grant", "ref"),),
+    "kfree_reserve": (("grant", "ref"), ("cpu", "free_cpu")),
     "alloc_pages_reserve": (("order", "order"), ("gfp", "gfp"),
                             ("cpu", "cpu"), ("res", "ref")),
     "free_pages_reserve": (("grant", "ref"),),
     "cache_alloc_reserve": (("cache", "ref"), ("gfp", "gfp"), ("cpu", "cpu"),
                             ("res", "ref")),
-    "cache_free_reserve": (("grant", "ref"),),
+    "cache_free_reserve": (("grant", "ref"), ("cpu", "free_cpu")),
     "set_pf_memalloc": (),
     "clear_pf_memalloc": (),
     "enter_softirq": (),
@@ -134,7 +139,10 @@ class Op:
     def to_text(self):
         parts = [self.name]
         for key, kind in OPS[self.name]:
-            parts.append(f"{key}={arg_to_text(kind, self.args[key])}")
+            value = self.args.get(key, 0)
+            if kind in OPTIONAL_KINDS and value == 0:
+                continue  # left out when zero, as ToText() does
+            parts.append(f"{key}={arg_to_text(kind, value)}")
         return " ".join(parts)
 
 
@@ -191,6 +199,8 @@ def arg_to_text(kind, value):
         return gfp_to_text(value)
     if kind == "site":
         return SITES[value]
+    if kind == "free_cpu":
+        return "own" if value == 0 else str(value - 1)
     return str(value)
 
 
@@ -242,7 +252,7 @@ def _number(text):
 
 
 class _Fields:
-    def __init__(self, context, words, expected):
+    def __init__(self, context, words, expected, optional=()):
         self.context = context
         self.fields = {}
         for word in words:
@@ -254,7 +264,7 @@ class _Fields:
                 self.fail(f"duplicate field '{key}'")
             self.fields[key] = value
         for key in self.fields:
-            if key not in expected:
+            if key not in expected and key not in optional:
                 self.fail(f"unknown field '{key}'")
         for key in expected:
             if key not in self.fields:
@@ -318,6 +328,15 @@ def _parse_arg(fields, key, kind):
         if value not in SITES:
             fields.bad_value(key, "|".join(SITES))
         return SITES.index(value)
+    if kind == "free_cpu":
+        if key not in fields.fields or fields.fields[key] == "own":
+            return 0
+        status, value = _number(fields.fields[key])
+        if status == "nan":
+            fields.bad_value(key, FREE_CPU_RANGE)
+        if status != "ok" or value >= 4:
+            fields.out_of_range(key, FREE_CPU_RANGE)
+        return value + 1
     lo, hi = ARG_RANGES[kind]
     if kind == "align":
         range_text = "a power of two 1..128"
@@ -437,7 +456,9 @@ def parse(text):
             if len(program.ops) == MAX_OPS:
                 raise _Problem(f"too many operations (at most {MAX_OPS})")
             spec = OPS[head]
-            fields = _Fields(head, rest, [key for key, _ in spec])
+            fields = _Fields(head, rest,
+                             [k for k, t in spec if t not in OPTIONAL_KINDS],
+                             [k for k, t in spec if t in OPTIONAL_KINDS])
             args = {key: _parse_arg(fields, key, kind) for key, kind in spec}
             program.ops.append(Op(head, args))
             program.op_lines.append(number)

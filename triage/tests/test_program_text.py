@@ -175,6 +175,27 @@ class ExampleTest(unittest.TestCase):
             pt.parse(EXAMPLE.replace("v1", "v2"))
         self.assertEqual(caught.exception.line, 1)
 
+    def test_remote_free_cpu_is_optional(self):
+        head = "\n".join(EXAMPLE.split("\n")[:3]) + "\n"
+        program = pt.parse(head + "kfree obj=1\ncache_free obj=0 cpu=own\n"
+                           "kfree_reserve grant=2 cpu=3\n"
+                           "cache_free_reserve grant=0 cpu=0\n")
+        self.assertEqual([op.args["cpu"] for op in program.ops], [0, 0, 4, 1])
+        self.assertEqual(program.to_text(), head + "kfree obj=1\n"
+                         "cache_free obj=0\nkfree_reserve grant=2 cpu=3\n"
+                         "cache_free_reserve grant=0 cpu=0\n")
+        cases = {
+            "kfree obj=0 cpu=4": "line 4: kfree: cpu=4 out of range (own, 0..3)",
+            "cache_free obj=0 cpu=x":
+                "line 4: cache_free: bad value 'x' for 'cpu' (expected own, 0..3)",
+            "free_pages page=0 cpu=1": "line 4: free_pages: unknown field 'cpu'",
+            "kfree cpu=1": "line 4: kfree: missing field 'obj'",
+        }
+        for line, message in cases.items():
+            with self.assertRaises(pt.ProgramTextError) as caught:
+                pt.parse(head + line + "\n")
+            self.assertEqual(str(caught.exception), message)
+
     def test_too_many_operations(self):
         with self.assertRaises(pt.ProgramTextError) as caught:
             pt.parse(EXAMPLE + "nop\n" * 255)

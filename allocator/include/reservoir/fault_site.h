@@ -48,6 +48,11 @@ struct FaultCall {
   // "kmalloc_reserve", "alloc_pages", ...): what the kernel's stack-trace
   // filter would see, for the call-site require/reject filter.
   const char* call_site = nullptr;
+  // The call runs in softirq (interrupt) context, so the kernel's in_task()
+  // is false: the request's AllocContext::in_softirq. The task filter and
+  // (when asked for) the fail-nth countdown skip such calls. Reserve sets
+  // and direct charges are task-context administration: always false.
+  bool in_softirq = false;
 };
 
 class FaultHook {

@@ -110,10 +110,11 @@ class Model {
   void AfterOperation() const;
   // Charges `charge` bytes, then runs `allocate` with the caller's own
   // context; undoes the charge if it fails, and reports a guarantee
-  // violation when the failure cannot be explained.
+  // violation when the failure cannot be explained. `in_softirq` is the
+  // caller's context, for the charge's fault site.
   template <typename Allocate>
   void AllocateEmergency(ReserveGrant* grant, uint64_t charge,
-                         const char* what, uint64_t size, bool guaranteed,
+                         bool in_softirq, const char* what, uint64_t size, bool guaranteed,
                          Allocate allocate);
   // Marks reserve use unaccounted when an emergency grant was charged to a
   // reserve whose kind does not budget for it (`budgeted` false).

@@ -92,7 +92,10 @@ class ReserveTree {
 
   // Charge `bytes` against `id` and every ancestor; all or nothing. On a
   // refusal, `refused_by` names the node whose limit refused.
-  ChargeResult TryCharge(ReserveId id, uint64_t bytes, const char* call_site);
+  // `in_softirq`: the charging request runs in softirq context (for the
+  // fault site's task filter).
+  ChargeResult TryCharge(ReserveId id, uint64_t bytes, const char* call_site,
+                         bool in_softirq = false);
   // Undo a charge. Uncharging more than is charged is an
   // accounting-imbalance report.
   void Uncharge(ReserveId id, uint64_t bytes);

@@ -217,6 +217,14 @@ struct Executor::State {
               coverage.stood_down() ? "stands down" : "covers them");
   }
 
+  // The CPU a free runs on: the allocating one (`own`, a free's
+  // `cpu` argument left at 0), or CPU cpu - 1 modulo nr_cpus: a remote free
+  // into another CPU's slab.
+  uint16_t FreeCpu(uint32_t free_cpu, uint16_t own) const {
+    if (free_cpu == program::kFreeOnOwnCpu) return own;
+    return static_cast<uint16_t>((free_cpu - 1) % api->config().nr_cpus);
+  }
+
   int ClampOrder(uint32_t order) const {
     return static_cast<int>(std::min<uint32_t>(order, api->max_order()));
   }
@@ -331,7 +339,7 @@ class Executor::Runner {
     if (s_.kmalloc_objects.empty()) return Noop();
     const ObjectEntry entry =
         TakeAt(s_.kmalloc_objects, o.obj % s_.kmalloc_objects.size());
-    s_.api->Kfree(entry.object, entry.cpu);
+    s_.api->Kfree(entry.object, s_.FreeCpu(o.cpu, entry.cpu));
     Done();
   }
 
@@ -372,7 +380,7 @@ class Executor::Runner {
     if (s_.cache_objects.empty()) return Noop();
     const CacheObjectEntry entry =
         TakeAt(s_.cache_objects, o.obj % s_.cache_objects.size());
-    s_.api->CacheFree(entry.cache, entry.object, entry.cpu);
+    s_.api->CacheFree(entry.cache, entry.object, s_.FreeCpu(o.cpu, entry.cpu));
     Done();
   }
 
@@ -490,7 +498,7 @@ class Executor::Runner {
     if (s_.kmalloc_grants.empty()) return Noop();
     const GrantEntry entry =
         TakeAt(s_.kmalloc_grants, o.grant % s_.kmalloc_grants.size());
-    s_.api->KfreeReserve(entry.grant, entry.cpu);
+    s_.api->KfreeReserve(entry.grant, s_.FreeCpu(o.cpu, entry.cpu));
     Ungranted(entry.grant);
   }
 
@@ -546,7 +554,8 @@ class Executor::Runner {
     if (s_.cache_grants.empty()) return Noop();
     const GrantEntry entry =
         TakeAt(s_.cache_grants, o.grant % s_.cache_grants.size());
-    s_.api->CacheFreeReserve(entry.cache, entry.grant, entry.cpu);
+    s_.api->CacheFreeReserve(entry.cache, entry.grant,
+                             s_.FreeCpu(o.cpu, entry.cpu));
     Ungranted(entry.grant);
   }
 

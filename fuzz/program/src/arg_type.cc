@@ -7,6 +7,7 @@ const char* ArgTypeName(ArgType type) {
     case ArgType::kOrder: return "order";
     case ArgType::kGfp: return "gfp";
     case ArgType::kCpu: return "cpu";
+    case ArgType::kFreeCpu: return "free-cpu";
     case ArgType::kSize: return "size";
     case ArgType::kAlign: return "align";
     case ArgType::kPages: return "pages";
@@ -41,6 +42,9 @@ std::string ArgRangeText(ArgType type) {
       return names;
     }
     case ArgType::kGfp: return "flags joined by '|', or 0..255";
+    case ArgType::kFreeCpu:
+      return "own, 0.." + std::to_string(kProgramCpus - 1) +
+             "; optional, absent = own";
     default:
       return std::to_string(ArgMin(type)) + ".." + std::to_string(ArgMax(type));
   }

@@ -14,6 +14,9 @@ std::string DecodeRule(ArgType type) {
       return "raw % " + std::to_string(kMaxProgramOrder + 1);
     case ArgType::kGfp: return "raw (gfp.h flag bits)";
     case ArgType::kCpu: return "raw % " + std::to_string(kProgramCpus);
+    case ArgType::kFreeCpu:
+      return "raw % " + std::to_string(kProgramCpus + 1) +
+             ": 0 = the allocating CPU, k = CPU k - 1";
     case ArgType::kSize: return "raw; 0 reads as 1";
     case ArgType::kAlign:
       return "1 << (raw % " + std::to_string(kMaxAlignShift + 1) + ")";
@@ -87,8 +90,9 @@ std::string OpReferenceMarkdown() {
       layout_text += std::to_string(offset);
       if (width > 1) layout_text += "-" + std::to_string(offset + width - 1);
       layout_text += ": " + std::string(spec.name);
-      form +=
-          " " + std::string(spec.name) + "=<" + ArgTypeName(spec.type) + ">";
+      const std::string field =
+          std::string(spec.name) + "=<" + ArgTypeName(spec.type) + ">";
+      form += ArgOptional(spec.type) ? " [" + field + "]" : " " + field;
       offset += width;
     });
     std::string effect;

@@ -78,6 +78,7 @@ std::string NameList(const EnumName<E> (&names)[N]) {
 
 constexpr std::string_view kMinFreeDefault = "default";
 constexpr std::string_view kNoSites = "none";
+constexpr std::string_view kOwnCpu = "own";
 constexpr std::string_view kAllSites = "all";
 
 std::string MinFreeToText(int32_t kbytes) {
@@ -99,6 +100,9 @@ std::string ArgToText(ArgType type, uint32_t value) {
   switch (type) {
     case ArgType::kGfp: return GfpToText(static_cast<uint8_t>(value));
     case ArgType::kSite: return FaultSiteName(static_cast<FaultSite>(value));
+    case ArgType::kFreeCpu:
+      return value == kFreeOnOwnCpu ? std::string(kOwnCpu)
+                                    : std::to_string(value - 1);
     default: return std::to_string(value);
   }
 }
@@ -164,8 +168,10 @@ class LineFields {
 
   // Splits the words; then checks them against the expected keys: no
   // malformed, duplicate, unknown or missing field.
+  // Keys in `optional` may also appear, or be left out.
   LineProblem Read(std::span<const std::string_view> words,
-                   std::span<const std::string_view> expected) {
+                   std::span<const std::string_view> expected,
+                   std::span<const std::string_view> optional = {}) {
     for (std::string_view word : words) {
       const size_t eq = word.find('=');
       if (eq == std::string_view::npos || eq == 0 || eq + 1 == word.size()) {
@@ -180,6 +186,7 @@ class LineFields {
     for (const Field& field : fields_) {
       bool known = false;
       for (std::string_view key : expected) known = known || key == field.key;
+      for (std::string_view key : optional) known = known || key == field.key;
       if (!known) return Say("unknown field " + Quote(field.key));
     }
     for (std::string_view key : expected) {
@@ -187,6 +194,8 @@ class LineFields {
     }
     return std::nullopt;
   }
+
+  bool Has(std::string_view key) const { return Find(key) != nullptr; }
 
   std::string_view Value(std::string_view key) const {
     const Field* field = Find(key);
@@ -309,6 +318,22 @@ LineProblem ParseArg(const LineFields& fields, ArgSpec spec, uint32_t& out) {
         }
       }
       return fields.BadValue(key, ArgRangeText(spec.type));
+    case ArgType::kFreeCpu: {
+      if (fields.Value(key) == kOwnCpu) {
+        out = kFreeOnOwnCpu;
+        return std::nullopt;
+      }
+      const std::string range = "own, 0.." + std::to_string(kProgramCpus - 1);
+      uint64_t number = 0;
+      switch (ParseNumber(fields.Value(key), number)) {
+        case NumberStatus::kNotNumber: return fields.BadValue(key, range);
+        case NumberStatus::kTooLarge: return fields.OutOfRange(key, range);
+        case NumberStatus::kOk: break;
+      }
+      if (number >= kProgramCpus) return fields.OutOfRange(key, range);
+      out = static_cast<uint32_t>(number) + 1;
+      return std::nullopt;
+    }
     case ArgType::kAlign: {
       uint64_t number = 0;
       const std::string range = ArgRangeText(spec.type);
@@ -464,13 +489,17 @@ LineProblem ParseOp(const OpInfo& info, std::span<const std::string_view> words,
                     Op& out) {
   out = MakeOp(info.kind);
   std::vector<std::string_view> keys;
-  ForEachArgOf(out, [&](ArgSpec spec, auto&) { keys.push_back(spec.name); });
+  std::vector<std::string_view> optional;
+  ForEachArgOf(out, [&](ArgSpec spec, auto&) {
+    (ArgOptional(spec.type) ? optional : keys).push_back(spec.name);
+  });
   LineFields fields(info.name);
-  if (LineProblem problem = fields.Read(words, keys)) return problem;
+  if (LineProblem problem = fields.Read(words, keys, optional)) return problem;
   LineProblem problem;
   ForEachArgOf(out, [&](ArgSpec spec, auto& value) {
     uint32_t number = 0;
     if (problem) return;
+    if (ArgOptional(spec.type) && !fields.Has(spec.name)) return;  // zero
     problem = ParseArg(fields, spec, number);
     if (!problem) {
       value = ArgFromNumber<std::remove_reference_t<decltype(value)>>(number);
@@ -586,6 +615,9 @@ std::string GfpToText(uint8_t gfp) {
 std::string OpToText(const Op& op) {
   std::string text = OpName(KindOf(op));
   ForEachArgOf(op, [&](ArgSpec spec, const auto& value) {
+    // An optional argument at its zero value is left out, so texts written
+    // before it existed stay canonical.
+    if (ArgOptional(spec.type) && ArgAsNumber(value) == 0) return;
     text += ' ';
     text += spec.name;
     text += '=';

@@ -136,6 +136,15 @@ class Validator {
                                std::max<uint32_t>(1, program_.header.nr_cpus)) +
                 " (cpu modulo nr_cpus=" +
                 std::to_string(program_.header.nr_cpus) + ")");
+      } else if (spec.type == ArgType::kFreeCpu &&
+                 value != kFreeOnOwnCpu && value - 1 >= program_.header.nr_cpus) {
+        say(Severity::kWarning,
+            std::string(spec.name) + "=" + std::to_string(value - 1) +
+                " frees on cpu " +
+                std::to_string((value - 1) %
+                               std::max<uint32_t>(1, program_.header.nr_cpus)) +
+                " (cpu modulo nr_cpus=" +
+                std::to_string(program_.header.nr_cpus) + ")");
       } else if (spec.type == ArgType::kOrder &&
                  static_cast<int>(value) > program_.header.max_order) {
         say(Severity::kWarning, field + " is clamped to max_order=" +

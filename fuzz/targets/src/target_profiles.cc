@@ -3,7 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <variant>
+#include <vector>
 
 #include "reservoir/targets/target_profile.h"
 
@@ -45,8 +47,15 @@ constexpr OpKind kReserveKinds[] = {
     OpKind::kCacheAllocReserve, OpKind::kCacheFreeReserve,
     OpKind::kCacheCreate,       COMMON_KINDS};
 
-constexpr OpKind kEstimatorKinds[] = {OpKind::kKmallocReserve,
-                                      OpKind::kKfreeReserve};
+// The kmalloc pair twice, so half of all records stay kmalloc_reserve /
+// kfree_reserve as before the cache kinds were added (an input's opcode
+// byte is taken modulo the list's size; encoding uses the first match, so
+// every seed's records keep their bytes).
+constexpr OpKind kEstimatorKinds[] = {
+    OpKind::kKmallocReserve,    OpKind::kKfreeReserve,
+    OpKind::kKmallocReserve,    OpKind::kKfreeReserve,
+    OpKind::kCacheCreate,       OpKind::kReserveSetCache,
+    OpKind::kCacheAllocReserve, OpKind::kCacheFreeReserve};
 
 #undef COMMON_KINDS
 
@@ -107,11 +116,57 @@ EstimatorKind EstimatorFromEnvironment() {
   return EstimatorKind::kExact;  // the fuzz target's Initialize rejects it
 }
 
+// Caches the estimator target gives a reserve of their own, at most.
+constexpr uint32_t kEstimatorMaxCaches = 4;
+
+// The estimator's cache attack (kmem_cache_set): the body's cache_create
+// and reserve_set_cache records are set-up, moved (unchanged, in body
+// order) before the pressure. The first four caches get a reserve of their
+// own, cache k reserve #(2 + k), created right after it; every
+// reserve_set_cache and cache_alloc_reserve naming cache i is bound to
+// cache i % 4's reserve, so every emergency charge is budgeted and the
+// guarantee applies wherever it does (objects of at most a page: order-0
+// slabs). Later caches get no reserve and no allocation names them; a
+// reserve_set_cache before any cache finds none and does nothing. Returns
+// the set-up ops; `program->ops` keeps the rest, in order.
+std::vector<program::Op> ShapeEstimatorCaches(Program* program) {
+  std::vector<program::Op> setup, rest;
+  uint32_t caches = 0;
+  for (const program::Op& body_op : program->ops) {
+    if (std::holds_alternative<op::CacheCreate>(body_op)) {
+      setup.push_back(body_op);
+      if (caches < kEstimatorMaxCaches) {
+        setup.push_back(op::ReserveCreate{});
+        ++caches;
+      }
+    } else if (const auto* set = std::get_if<op::ReserveSetCache>(&body_op)) {
+      op::ReserveSetCache bound = *set;
+      if (caches > 0) {
+        bound.cache = static_cast<uint8_t>(set->cache % caches);
+        bound.res = static_cast<uint8_t>(2 + bound.cache);
+      }
+      setup.push_back(bound);
+    } else {
+      rest.push_back(body_op);
+    }
+  }
+  for (program::Op& body_op : rest) {
+    if (auto* alloc = std::get_if<op::CacheAllocReserve>(&body_op); alloc && caches > 0) {
+      alloc->cache = static_cast<uint8_t>(alloc->cache % caches);
+      alloc->res = static_cast<uint8_t>(2 + alloc->cache);
+    }
+  }
+  program->ops = std::move(rest);
+  return setup;
+}
+
 // The estimator's adversary: one kmalloc reserve of N bytes (N from the
-// header's seed field, which this target does not use for faults), all
-// normal memory eaten by unentitled users, then only entitled
-// kmalloc_reserve / kfree_reserve on any CPU. If the estimator promised too
-// few pages, some emergency allocation within N fails: guarantee-violation.
+// header's seed field, which this target does not use for faults), up to
+// four cache reserves of the body's choosing, all normal memory eaten by
+// unentitled users, then only entitled kmalloc_reserve / kfree_reserve and
+// cache_alloc_reserve / cache_free_reserve on any CPU (frees may be remote).
+// If the estimator promised too few pages, some emergency allocation within
+// a reserve fails: guarantee-violation.
 void ShapeEstimator(std::span<const uint8_t>, Program* program) {
   program::Header& header = program->header;
   const uint32_t bytes = 1 + header.seed % 16384;
@@ -128,7 +183,12 @@ void ShapeEstimator(std::span<const uint8_t>, Program* program) {
   set.bytes = bytes;
   op::Pressure pressure;
   pressure.pages = 65535;
-  Prepend(program, {op::ReserveCreate{}, set, pressure, op::SetPfMemalloc{}});
+  const std::vector<program::Op> setup = ShapeEstimatorCaches(program);
+  Prepend(program, {op::ReserveCreate{}, set});
+  program->ops.insert(program->ops.begin() + 2, setup.begin(), setup.end());
+  const program::Op after_setup[] = {pressure, op::SetPfMemalloc{}};
+  program->ops.insert(program->ops.begin() + 2 + static_cast<std::ptrdiff_t>(setup.size()),
+                      std::begin(after_setup), std::end(after_setup));
   header.estimator = EstimatorFromEnvironment();
 }
 
@@ -146,7 +206,8 @@ constexpr TargetProfile kTargets[] = {
      "the whole stack: a memalloc socket receiving through the reserves",
      {}, ShapeSwapOverNet},
     {"estimator_fuzzer",
-     "allocation patterns that need more pages than the estimator promised",
+     "allocation patterns (kmalloc and caches) that need more pages than the "
+     "estimator promised",
      kEstimatorKinds, ShapeEstimator},
 };
 

@@ -23,9 +23,17 @@ class FailNthCountdown {
     fired_ = false;
   }
 
-  // One eligible call went by.
-  Step Advance() {
+  // Task-only (the kernel's rule: should_fail_ex() looks at current->fail_nth
+  // only when in_task()): a call in softirq neither counts down nor fires;
+  // it is decided by the site's own knobs, as if disarmed. Off by default,
+  // so every eligible call counts, whatever its context.
+  void set_task_only(bool task_only) { task_only_ = task_only; }
+  bool task_only() const { return task_only_; }
+
+  // One eligible call went by (`in_softirq`: outside task context).
+  Step Advance(bool in_softirq = false) {
     if (remaining_ == 0) return Step::kDisarmed;
+    if (task_only_ && in_softirq) return Step::kDisarmed;
     if (--remaining_ != 0) return Step::kHold;
     fired_ = true;
     return Step::kFire;
@@ -41,6 +49,7 @@ class FailNthCountdown {
  private:
   uint64_t remaining_ = 0;
   bool fired_ = false;
+  bool task_only_ = false;
 };
 
 }  // namespace reservoir::injectors

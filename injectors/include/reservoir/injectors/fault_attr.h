@@ -47,6 +47,11 @@ struct FaultAttrConfig {
   // reject_callers.
   NameList require_callers;
   NameList reject_callers;
+  // The kernel's task-filter (make-it-fail): only calls in task context may
+  // fail; a call in softirq (FaultCall::in_softirq, in_task() false) passes.
+  // The simulated task has make-it-fail set, so in task context the filter
+  // lets every call through.
+  bool task_filter = false;
 
   friend bool operator==(const FaultAttrConfig&,
                          const FaultAttrConfig&) = default;
@@ -73,8 +78,10 @@ bool CallSiteMayFail(const FaultAttrConfig& config, const char* call_site);
 
 // should_fail_ex for one eligible call, in the kernel's order:
 //   1. the context's fail_nth: armed and reached -> fail; armed and not
-//      reached -> pass, nothing else consumed;
+//      reached -> pass, nothing else consumed (a call in softirq skips this
+//      step when the countdown is task-only, as in the kernel);
 //   2. probability 0 -> pass (skipped in input mode);
+//   2a. task_filter and a call in softirq -> pass;
 //   3. times == 0 -> pass;
 //   4. space > size -> space -= size, pass;
 //   5. interval > 1 -> count += 1, count % interval != 0 -> pass;

@@ -15,6 +15,10 @@ namespace reservoir::injectors {
 struct FaultConfig {
   uint64_t seed = 0;      // every site's draw stream derives from it
   uint64_t fail_nth = 0;  // fail the N-th eligible call of any site; 0 = off
+  // Count fail_nth in task context only, as the kernel does (calls in
+  // softirq neither count down nor fire). Off by default: every eligible
+  // call counts, which is what fuzz programs' fail_nth mode means.
+  bool fail_nth_task_only = false;
   std::array<SiteConfig, kFaultSiteCount> sites{};
 
   SiteConfig& site(FaultSite s) { return sites[IndexOfSite(s)]; }

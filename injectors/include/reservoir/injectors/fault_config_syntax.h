@@ -7,12 +7,15 @@
 // ignored; empty entries are skipped) and applied left to right, a later
 // entry overriding an earlier one. Keys:
 //   seed=<u64>  fail-nth=<u64>            the run (fail-nth 0 = off)
+//   fail-nth-task-only=<0|1>              count fail-nth in task context
+//                                         only (the kernel's rule)
 //   <site>=<interval>,<probability>,<space>,<times>   the kernel boot form
 //   <site>.<knob>=<value>                 one knob of one site
 //   <knob>=<value>                        a generic knob (probability,
 //                                         interval, times, space, verbose,
 //                                         mode, require-caller,
-//                                         reject-caller) on every site
+//                                         reject-caller, task-filter) on
+//                                         every site
 // Sites: fail_page_alloc, failslab, failslab_new_slab, fail_reserve_charge,
 // fail_reserve_set. Knobs: see docs/FAULT-INJECTION.md or
 // SiteKnobNames(). Anything else - unknown key, site or knob, a bad or

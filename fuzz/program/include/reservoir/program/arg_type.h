@@ -49,6 +49,7 @@ enum class ArgType : uint8_t {
   kOrder,    // page order 0..10
   kGfp,      // gfp flag byte
   kCpu,      // simulated CPU 0..3 (the executor reduces it modulo nr_cpus)
+  kFreeCpu,  // CPU a free runs on: 0 = the allocating CPU, k = CPU k - 1
   kSize,     // object size in bytes 1..65535
   kAlign,    // cache alignment, a power of two 1..128
   kPages,    // a page count
@@ -73,6 +74,14 @@ inline constexpr int kArgTypeCount = static_cast<int>(ArgType::kCount);
 inline constexpr uint32_t kMaxProgramOrder = 10;  // kMaxOrderLimit in gfp.h
 inline constexpr uint32_t kProgramCpus = 4;       // cpu values 0..3
 inline constexpr uint32_t kMaxAlignShift = 7;     // align up to 128
+// kFreeCpu: the stored value 0 means "the CPU that allocated" (what a free
+// did before the argument existed); k > 0 means CPU k - 1.
+inline constexpr uint32_t kFreeOnOwnCpu = 0;
+
+// An optional argument may be left out of the text form, where it reads as
+// its zero value, and the canonical text leaves it out when it is zero: it
+// was appended to its operations after v1 texts were written.
+constexpr bool ArgOptional(ArgType type) { return type == ArgType::kFreeCpu; }
 
 // One argument of one operation kind, as listed in op_table.h.
 struct ArgSpec {
@@ -116,6 +125,7 @@ constexpr uint32_t ArgFromRaw(ArgType type, uint32_t raw) {
   switch (type) {
     case ArgType::kOrder: return raw % (kMaxProgramOrder + 1);
     case ArgType::kCpu: return raw % kProgramCpus;
+    case ArgType::kFreeCpu: return raw % (kProgramCpus + 1);
     case ArgType::kSize: return raw == 0 ? 1 : raw;  // kmalloc(0) is no test
     case ArgType::kAlign: return uint32_t{1} << (raw % (kMaxAlignShift + 1));
     case ArgType::kSite: return raw % kFaultSiteCount;
@@ -150,6 +160,7 @@ constexpr uint32_t ArgMax(ArgType type) {
   switch (type) {
     case ArgType::kOrder: return kMaxProgramOrder;
     case ArgType::kCpu: return kProgramCpus - 1;
+    case ArgType::kFreeCpu: return kProgramCpus;
     case ArgType::kAlign: return uint32_t{1} << kMaxAlignShift;
     case ArgType::kSite: return kFaultSiteCount - 1;
     default: {

@@ -15,7 +15,8 @@
 //
 // Stability rules (docs/PROGRAM-FORMAT.md, "Stability"): new kinds take an
 // unused slot; arguments may only be appended, using bytes that are zero in
-// canonical records, and a zero byte must keep today's meaning.
+// canonical records, and a zero byte must keep today's meaning (such an
+// argument is optional in the text form: see ArgOptional).
 #pragma once
 
 // clang-format off
@@ -28,12 +29,14 @@
   /* Layer 2: kmalloc and caches. */                                           \
   OP(Kmalloc, kmalloc, 3, KmallocObjects, None,                                \
      ARG(Size, size) ARG(Gfp, gfp) ARG(Cpu, cpu))                              \
-  OP(Kfree, kfree, 4, None, KmallocObjects, ARG(KmallocObjectRef, obj))        \
+  OP(Kfree, kfree, 4, None, KmallocObjects,                                    \
+     ARG(KmallocObjectRef, obj) ARG(FreeCpu, cpu))                             \
   OP(CacheCreate, cache_create, 5, Caches, None,                               \
      ARG(Size, size) ARG(Align, align))                                        \
   OP(CacheAlloc, cache_alloc, 6, CacheObjects, None,                           \
      ARG(CacheRef, cache) ARG(Gfp, gfp) ARG(Cpu, cpu))                         \
-  OP(CacheFree, cache_free, 7, None, CacheObjects, ARG(CacheObjectRef, obj))   \
+  OP(CacheFree, cache_free, 7, None, CacheObjects,                             \
+     ARG(CacheObjectRef, obj) ARG(FreeCpu, cpu))                               \
   OP(CacheDestroy, cache_destroy, 8, None, Caches, ARG(CacheRef, cache))       \
   /* Layer 3: the reserve tree. */                                             \
   OP(ReserveCreate, reserve_create, 9, Reserves, None,                         \
@@ -56,7 +59,7 @@
   OP(KmallocReserve, kmalloc_reserve, 17, KmallocGrants, None,                 \
      ARG(Size, size) ARG(Gfp, gfp) ARG(Cpu, cpu) ARG(ReserveRef, res))         \
   OP(KfreeReserve, kfree_reserve, 18, None, KmallocGrants,                     \
-     ARG(KmallocGrantRef, grant))                                              \
+     ARG(KmallocGrantRef, grant) ARG(FreeCpu, cpu))                            \
   OP(AllocPagesReserve, alloc_pages_reserve, 19, PageGrants, None,             \
      ARG(Order, order) ARG(Gfp, gfp) ARG(Cpu, cpu) ARG(ReserveRef, res))       \
   OP(FreePagesReserve, free_pages_reserve, 20, None, PageGrants,               \
@@ -64,7 +67,7 @@
   OP(CacheAllocReserve, cache_alloc_reserve, 21, CacheGrants, None,            \
      ARG(CacheRef, cache) ARG(Gfp, gfp) ARG(Cpu, cpu) ARG(ReserveRef, res))    \
   OP(CacheFreeReserve, cache_free_reserve, 22, None, CacheGrants,              \
-     ARG(CacheGrantRef, grant))                                                \
+     ARG(CacheGrantRef, grant) ARG(FreeCpu, cpu))                              \
   /* Task and interrupt state, applied to every later request. */              \
   OP(SetPfMemalloc, set_pf_memalloc, 23, None, None, )                         \
   OP(ClearPfMemalloc, clear_pf_memalloc, 24, None, None, )                     \
