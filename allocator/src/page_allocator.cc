@@ -428,7 +428,23 @@ void PageAllocator::Reconfigure(const ModelConfig& config) {
     std::abort();
   }
   Reset();  // leaves every frame of the old shape pristine
+  if (SameShape(config)) {
+    // The zones, watermarks and max order stay what they are: only the
+    // knobs that are not part of the shape follow the new config.
+    config_ = config;
+    audit_ = config.audit;
+    return;
+  }
   SetupShape(config);
+}
+
+bool PageAllocator::SameShape(const ModelConfig& config) const {
+  return config.normal_pages == config_.normal_pages &&
+         config.highmem_pages == config_.highmem_pages &&
+         config.max_order == config_.max_order &&
+         config.min_free_kbytes == config_.min_free_kbytes &&
+         config.watermark_scale_factor == config_.watermark_scale_factor &&
+         config.lowmem_reserve_ratio == config_.lowmem_reserve_ratio;
 }
 
 // ---------------------------------------------------------------------------

@@ -47,7 +47,12 @@ SlabAllocator::SlabAllocator(const ModelConfig& config, PageAllocator* pages,
   Reset();
 }
 
-SlabAllocator::~SlabAllocator() { std::free(slabs_); }
+SlabAllocator::~SlabAllocator() {
+  std::free(slabs_);
+  for (auto& per_cpus : kmalloc_templates_) {
+    for (KmallocTemplates* templates : per_cpus) delete templates;
+  }
+}
 
 void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
                               uint32_t size, uint32_t align, bool is_kmalloc) {
@@ -70,12 +75,23 @@ void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
 }
 
 void SlabAllocator::Reset() {
-  for (int i = 0; i < kMaxCaches; ++i) caches_[i] = KmemCache{};
-  for (uint32_t& generation : generations_) generation = 0;
-  for (int i = 0; i < kKmallocClasses; ++i) {
-    InitCache(&caches_[i], static_cast<uint16_t>(i), kKmallocNames[i],
-              kKmallocSizes[i], kMinAlign, /*is_kmalloc=*/true);
+  // In time proportional to what was used: a slot that is not live was
+  // cleared when its cache was destroyed (or never used), and the kmalloc
+  // caches come from templates built once per CPU count and max order.
+  for (int i = kKmallocClasses; i < kMaxCaches; ++i) {
+    if (caches_[i].live) caches_[i] = KmemCache{};
   }
+  for (uint32_t& generation : generations_) generation = 0;
+  KmallocTemplates*& templates = kmalloc_templates_[nr_cpus_][max_order_];
+  if (templates == nullptr) {
+    templates = new KmallocTemplates;
+    for (int i = 0; i < kKmallocClasses; ++i) {
+      InitCache(&templates->caches[i], static_cast<uint16_t>(i),
+                kKmallocNames[i], kKmallocSizes[i], kMinAlign,
+                /*is_kmalloc=*/true);
+    }
+  }
+  for (int i = 0; i < kKmallocClasses; ++i) caches_[i] = templates->caches[i];
 }
 
 void SlabAllocator::Reconfigure(const ModelConfig& config) {

@@ -105,6 +105,8 @@ class PageAllocator {
                : kZoneNormal;
   }
   void SetupShape(const ModelConfig& config);
+  // True when `config` lays out the same zones and watermarks as now.
+  bool SameShape(const ModelConfig& config) const;
   Pfn GetPageFromFreelist(int order, uint32_t alloc_flags,
                           const AllocContext& ctx, int* zone_out);
   Pfn RmqueueSmallest(Zone& zone, int order);

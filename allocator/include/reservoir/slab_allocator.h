@@ -164,6 +164,13 @@ class SlabAllocator {
   const char* last_alloc_path_ = nullptr;
   KmemCache caches_[kMaxCaches];
   uint32_t generations_[kMaxCaches] = {};
+  // The kmalloc caches as InitCache() makes them, per CPU count and max
+  // order, built on first use: a reset copies them instead of computing
+  // the slab geometry of every class again.
+  struct KmallocTemplates {
+    KmemCache caches[kKmallocClasses];
+  };
+  KmallocTemplates* kmalloc_templates_[kMaxCpus + 1][kMaxOrderLimit + 1] = {};
   Slab* slabs_ = nullptr;  // indexed by head pfn; valid where PageSlab
 };
 

@@ -52,6 +52,32 @@ T TakeAt(std::vector<T>& set, size_t index) {
   return entry;
 }
 
+// "cache-<n>" and "res-<n>": the names of the first kPrebuiltNames caches
+// and reserves of a program are formatted once per process, not per input.
+constexpr uint32_t kPrebuiltNames = 256;
+struct NumberedNames {
+  char names[kPrebuiltNames][16];
+  explicit NumberedNames(const char* prefix) {
+    for (uint32_t i = 0; i < kPrebuiltNames; ++i) {
+      std::snprintf(names[i], sizeof(names[i]), "%s%u", prefix, i);
+    }
+  }
+};
+const char* NumberedName(const NumberedNames& table, const char* prefix,
+                         uint32_t n, char (&spare)[32]) {
+  if (n < kPrebuiltNames) return table.names[n];
+  std::snprintf(spare, sizeof(spare), "%s%u", prefix, n);
+  return spare;
+}
+const char* CacheName(uint32_t n, char (&spare)[32]) {
+  static const NumberedNames table("cache-");
+  return NumberedName(table, "cache-", n, spare);
+}
+const char* ReserveName(uint32_t n, char (&spare)[32]) {
+  static const NumberedNames table("res-");
+  return NumberedName(table, "res-", n, spare);
+}
+
 // Writing the first and last bytes lets ASan see any object the model
 // hands out too small, without writing tens of kilobytes per operation.
 void Scribble(void* object, size_t size) {
@@ -216,9 +242,9 @@ class Executor::Runner {
   }
 
   void operator()(const op::CacheCreate& o) {
-    char name[32];
-    std::snprintf(name, sizeof(name), "cache-%u", s_.created_caches++);
-    const CacheHandle cache = s_.api->CacheCreate(name, o.size, o.align);
+    char spare[32];
+    const CacheHandle cache = s_.api->CacheCreate(
+        CacheName(s_.created_caches++, spare), o.size, o.align);
     if (cache == kNoCache) return Failed();
     s_.caches.push_back(cache);
     Done();
@@ -256,9 +282,9 @@ class Executor::Runner {
 
   void operator()(const op::ReserveCreate& o) {
     const ReserveHandle parent = Reserve(o.parent);
-    char name[32];
-    std::snprintf(name, sizeof(name), "res-%u", s_.created_reserves++);
-    const ReserveHandle node = s_.api->ReserveCreate(name, parent);
+    char spare[32];
+    const ReserveHandle node = s_.api->ReserveCreate(
+        ReserveName(s_.created_reserves++, spare), parent);
     if (node == kNoReserveHandle) return Failed();
     s_.reserves.push_back(node);
     s_.ledger.Created(node, parent);

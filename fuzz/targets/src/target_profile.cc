@@ -26,6 +26,14 @@ const TargetProfile* FindTarget(std::string_view name) {
 Program DecodeForTarget(const TargetProfile& target,
                         std::span<const uint8_t> input) {
   Program body;
+  DecodeForTargetInto(target, input, &body);
+  return body;
+}
+
+void DecodeForTargetInto(const TargetProfile& target,
+                         std::span<const uint8_t> input, Program* out) {
+  Program& body = *out;
+  body.ops.clear();
   const size_t header_size = std::min(input.size(), layout::kHeaderSize);
   body.header = program::DecodeHeader(input.first(header_size));
   if (input.size() > layout::kHeaderSize) {
@@ -48,7 +56,6 @@ Program DecodeForTarget(const TargetProfile& target,
     }
   }
   if (target.shape != nullptr) target.shape(input, &body);
-  return body;
 }
 
 bool EncodeForTarget(const TargetProfile& target, const Program& body,

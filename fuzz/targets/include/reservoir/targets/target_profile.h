@@ -33,6 +33,10 @@ const TargetProfile* FindTarget(std::string_view name);
 // Input bytes -> the program the target runs (prologue included). Total.
 program::Program DecodeForTarget(const TargetProfile& target,
                                  std::span<const uint8_t> input);
+// The same into `*out`, whose operation storage is reused: a fuzzer that
+// decodes into one program per process allocates nothing per input.
+void DecodeForTargetInto(const TargetProfile& target,
+                         std::span<const uint8_t> input, program::Program* out);
 
 // A program body -> input bytes that DecodeForTarget turns back into the
 // same body (after the target's prologue). Fails (returns false, with a
