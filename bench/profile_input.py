@@ -161,7 +161,9 @@ RUN_ON = r"reservoir::exec::Executor::RunOn\("
 ACQUIRE = r"reservoir::exec::ModelPool::Acquire\("
 TEARDOWN = r"reservoir::exec::Executor::Teardown\(\)"
 PRISTINE = r"reservoir::Model::CheckPristine\(\)"
-FULL = r"reservoir::Model::AuditFull\(\) const"
+# Model::EndOperation() runs the periodic full audits of audit=full
+# programs (and nothing else); AuditFull may be inlined into it.
+FULL = r"reservoir::Model::(AuditFull\(\) const|EndOperation\(\))"
 # The cheap tier's checks, by the functions that make them.
 CHEAP = (r"reservoir::(SlabAllocator::AuditSlab|PageAllocator::AuditCheap"
          r"(AfterAlloc|Zone)|ReserveTree::AuditPath|Model::AuditCheap\w*|"

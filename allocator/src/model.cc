@@ -13,10 +13,19 @@ Model::Model(const ModelConfig& config, uint32_t capacity_pages)
     : config_(config),
       pages_(config, &gate_, capacity_pages),
       slab_(config, &pages_, &gate_),
-      reserves_(config, &pages_, &slab_, &gate_) {}
+      reserves_(config, &pages_, &slab_, &gate_) {
+  audit_.level = config.audit;
+  pages_.UseAuditSchedule(&audit_);
+  slab_.UseAuditSchedule(&audit_);
+  reserves_.UseAuditSchedule(&audit_);
+}
+
+void Model::EndOperation() {
+  if (audit_.EndOperation()) AuditFull();
+}
 
 void Model::AfterOperation() const {
-  if (config_.audit == AuditLevel::kFull) AuditFull();
+  if (audit_.full_after_each_call()) AuditFull();
 }
 
 Pfn Model::AllocPages(int order, const AllocContext& ctx) {
@@ -74,13 +83,11 @@ void Model::AuditFull() const {
   reserves_.AuditFull();
 }
 
-void Model::SetAuditLevel(AuditLevel level) {
-  ModelConfig config = config_;
-  config.audit = level;
-  config_ = config;
-  pages_.set_audit_level(level);
-  slab_.set_audit_level(level);
-  reserves_.set_audit_level(level);
+void Model::SetAuditSchedule(AuditLevel level, uint32_t full_every) {
+  config_.audit = level;
+  audit_ = AuditSchedule{};
+  audit_.level = level;
+  audit_.full_every = full_every;
 }
 
 bool Model::IsPristine() {
@@ -125,6 +132,8 @@ void Model::Reset(const ModelConfig& config) {
     std::abort();
   }
   config_ = config;
+  audit_ = AuditSchedule{};
+  audit_.level = config.audit;
   // The page allocator first: it must see its old shape to clean it up.
   pages_.Reconfigure(config);
   slab_.Reconfigure(config);
@@ -134,6 +143,7 @@ void Model::Reset(const ModelConfig& config) {
 }
 
 void Model::Reset() {
+  audit_.since_full = 0;
   slab_.Reset();
   reserves_.Reset();
   pages_.Reset();

@@ -21,13 +21,17 @@ constexpr uint32_t kMinAlign = 8;  // ARCH_KMALLOC_MINALIGN; the free pointer
 
 }  // namespace
 
+// The kernel's size_index[]: the class of sizes up to 192 by (size - 1) / 8
+// (the 96 and 192 classes sit between 64/128 and 128/256); above that the
+// classes are powers of two.
+constexpr int8_t kSizeIndex[24] = {
+    0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
+
 int KmallocIndex(size_t size) {
   if (size == 0 || size > kKmallocMaxCacheSize) return -1;
-  // The 96 and 192 classes sit between 64/128 and 128/256.
-  for (int i = 0; i < kKmallocClasses; ++i) {
-    if (size <= kKmallocSizes[i]) return i;
-  }
-  return -1;
+  if (size <= 192) return kSizeIndex[(size - 1) / 8];
+  // 193..256 -> 7 (kmalloc-256), ..., 4097..8192 -> 12 (kmalloc-8192).
+  return 31 - __builtin_clz(static_cast<uint32_t>(size - 1));
 }
 
 uint32_t KmallocClassSize(int index) { return kKmallocSizes[index]; }
@@ -37,9 +41,9 @@ SlabAllocator::SlabAllocator(const ModelConfig& config, PageAllocator* pages,
     : pages_(pages),
       gate_(gate),
       policy_(config.slab_policy),
-      audit_(config.audit),
       nr_cpus_(config.nr_cpus),
       max_order_(config.max_order) {
+  own_audit_.level = config.audit;
   // Indexed by head pfn; anonymous zeroed memory, touched only where slabs
   // are made.
   slabs_ = static_cast<Slab*>(std::calloc(pages->capacity_pages(), sizeof(Slab)));
@@ -96,7 +100,7 @@ void SlabAllocator::Reset() {
 
 void SlabAllocator::Reconfigure(const ModelConfig& config) {
   policy_ = config.slab_policy;
-  audit_ = config.audit;
+  own_audit_.level = config.audit;
   nr_cpus_ = config.nr_cpus;
   max_order_ = config.max_order;
   Reset();

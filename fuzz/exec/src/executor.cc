@@ -20,7 +20,7 @@ namespace op = program::op;
 namespace {
 
 // Operations between full audits when a program asks for audit=full.
-constexpr size_t kFullAuditInterval = 8;
+constexpr uint32_t kFullAuditInterval = 8;
 
 struct PageEntry {
   PageHandle page;
@@ -621,17 +621,19 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
 
   api.SetFaultHook(faults_.Prepare(program.header));
   // audit=full asks for frequent full audits: the model checks cheaply
-  // after each operation and the executor walks everything every few
-  // operations (a full walk after each one costs more than the program).
-  const bool frequent_full_audits = program.header.audit == AuditLevel::kFull;
-  if (frequent_full_audits) api.SetAuditLevel(AuditLevel::kCheap);
+  // after each call and walks everything after every kFullAuditInterval-th
+  // operation (a full walk after each one costs more than the program).
+  // The schedule is the model's; the executor only says where each
+  // operation ends.
+  if (program.header.audit == AuditLevel::kFull) {
+    api.SetAuditSchedule(AuditLevel::kFull, kFullAuditInterval);
+  }
   Runner runner(s, faults_);
   for (size_t i = 0; i < program.ops.size(); ++i) {
     s.op_index = i;
     const ExecStats before = s.stats;
     std::visit(runner, program.ops[i]);
-    if (frequent_full_audits && i % kFullAuditInterval == kFullAuditInterval - 1)
-      api.AuditFull();
+    api.EndOperation();
     if (options.trace != nullptr) {
       const char* outcome = s.stats.noops != before.noops ? "no-op"
                             : s.stats.alloc_failures != before.alloc_failures
