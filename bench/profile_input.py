@@ -159,7 +159,7 @@ ENTRY = r"^LLVMFuzzerTestOneInput$"
 RUN = r"reservoir::exec::Executor::Run\("
 RUN_ON = r"reservoir::exec::Executor::RunOn\("
 ACQUIRE = r"reservoir::exec::ModelPool::Acquire\("
-TEARDOWN = r"reservoir::exec::Executor::Teardown\(\)"
+TEARDOWN = r"reservoir::exec::Executor::Teardown\("
 PRISTINE = r"reservoir::Model::CheckPristine\(\)"
 # Model::EndOperation() runs the periodic full audits of audit=full
 # programs (and nothing else); AuditFull may be inlined into it.

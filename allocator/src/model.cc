@@ -20,8 +20,10 @@ Model::Model(const ModelConfig& config, uint32_t capacity_pages)
   reserves_.UseAuditSchedule(&audit_);
 }
 
-void Model::EndOperation() {
-  if (audit_.EndOperation()) AuditFull();
+bool Model::EndOperation() {
+  if (!audit_.EndOperation()) return false;
+  AuditFull();
+  return true;
 }
 
 void Model::AfterOperation() const {

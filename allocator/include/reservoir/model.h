@@ -79,8 +79,9 @@ class Model {
   void SetAuditSchedule(AuditLevel level, uint32_t full_every);
   const AuditSchedule& audit_schedule() const { return audit_; }
   // A driver's operation (one program step, which may make several model
-  // calls) ended: runs the full audit when the schedule says it is due.
-  void EndOperation();
+  // calls) ended: runs the full audit when the schedule says it is due,
+  // and says whether it did.
+  bool EndOperation();
   // Flush slab caches and report reserve-leak unless every page is free and
   // merged, nothing is tagged and every reserve's usage is zero. Call when
   // the user believes everything was freed and every reserve released.

@@ -102,9 +102,10 @@ class ModelApi {
   virtual void SetAuditLevel(AuditLevel level) = 0;
   // The audit schedule: `level`, and under kFull the full audit after
   // every `full_every`-th operation ended by EndOperation() (0: after each
-  // call). The executor ends each program operation with EndOperation().
-  // This default keeps the schedule here and runs AuditFull() itself; an
-  // implementation with its own schedule overrides both.
+  // call). The executor ends each program operation with EndOperation(),
+  // which says whether it ran the full audit. This default keeps the
+  // schedule here and runs AuditFull() itself; an implementation with its
+  // own schedule overrides both.
   virtual void SetAuditSchedule(AuditLevel level, uint32_t full_every) {
     schedule_ = AuditSchedule{};
     schedule_.level = level;
@@ -113,8 +114,10 @@ class ModelApi {
                       ? AuditLevel::kCheap
                       : level);
   }
-  virtual void EndOperation() {
-    if (schedule_.EndOperation()) AuditFull();
+  virtual bool EndOperation() {
+    if (!schedule_.EndOperation()) return false;
+    AuditFull();
+    return true;
   }
   // Reports reserve-leak unless everything is back to its pristine state.
   virtual void CheckPristine() = 0;

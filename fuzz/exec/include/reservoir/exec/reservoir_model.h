@@ -79,7 +79,7 @@ class ReservoirModel final : public ModelApi {
   void SetAuditSchedule(AuditLevel level, uint32_t full_every) override {
     model_.SetAuditSchedule(level, full_every);
   }
-  void EndOperation() override { model_.EndOperation(); }
+  bool EndOperation() override { return model_.EndOperation(); }
   void CheckPristine() override { model_.CheckPristine(); }
 
  private:
