@@ -18,10 +18,20 @@ Model::Model(const ModelConfig& config, uint32_t capacity_pages)
   // A runtime-plant build reads RESERVOIR_PLANT here, so a bad id stops
   // the run before the first operation (plant.h).
   ActivePlant();
+  audit_.level = config.audit;
+  pages_.UseAuditSchedule(&audit_);
+  slab_.UseAuditSchedule(&audit_);
+  reserves_.UseAuditSchedule(&audit_);
+}
+
+bool Model::EndOperation() {
+  if (!audit_.EndOperation()) return false;
+  AuditFull();
+  return true;
 }
 
 void Model::AfterOperation() const {
-  if (config_.audit == AuditLevel::kFull) AuditFull();
+  if (audit_.full_after_each_call()) AuditFull();
 }
 
 Pfn Model::AllocPages(int order, const AllocContext& ctx) {
@@ -79,13 +89,11 @@ void Model::AuditFull() const {
   reserves_.AuditFull();
 }
 
-void Model::SetAuditLevel(AuditLevel level) {
-  ModelConfig config = config_;
-  config.audit = level;
-  config_ = config;
-  pages_.set_audit_level(level);
-  slab_.set_audit_level(level);
-  reserves_.set_audit_level(level);
+void Model::SetAuditSchedule(AuditLevel level, uint32_t full_every) {
+  config_.audit = level;
+  audit_ = AuditSchedule{};
+  audit_.level = level;
+  audit_.full_every = full_every;
 }
 
 bool Model::IsPristine() {
@@ -130,6 +138,8 @@ void Model::Reset(const ModelConfig& config) {
     std::abort();
   }
   config_ = config;
+  audit_ = AuditSchedule{};
+  audit_.level = config.audit;
   // The page allocator first: it must see its old shape to clean it up.
   pages_.Reconfigure(config);
   slab_.Reconfigure(config);
@@ -139,6 +149,7 @@ void Model::Reset(const ModelConfig& config) {
 }
 
 void Model::Reset() {
+  audit_.since_full = 0;
   slab_.Reset();
   reserves_.Reset();
   pages_.Reset();

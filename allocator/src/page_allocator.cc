@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fast_path.h"
 #include "reservoir/plant.h"
 #include "reservoir/report.h"
 #include "sanitizer.h"
@@ -45,7 +46,7 @@ PageAllocator::PageAllocator(const ModelConfig& config, FaultGate* gate,
 void PageAllocator::SetupShape(const ModelConfig& config) {
   config_ = config;
   max_order_ = config.max_order;
-  audit_ = config.audit;
+  own_audit_.level = config.audit;
   nr_pages_ = config.normal_pages + config.highmem_pages;
   nr_zones_ = config.highmem_pages > 0 ? 2 : 1;
   zones_[kZoneNormal] = Zone{};
@@ -73,13 +74,6 @@ PageAllocator::~PageAllocator() {
   UnpoisonForAllocator(arena_, arena_bytes);
   munmap(arena_, arena_bytes);
   std::free(frames_);
-}
-
-Pfn PageAllocator::AddressToPfn(const void* address) const {
-  const uint8_t* p = static_cast<const uint8_t*>(address);
-  if (p < arena_ || p >= arena_ + (static_cast<size_t>(nr_pages_) << kPageShift))
-    return kNoPfn;
-  return static_cast<Pfn>((p - arena_) >> kPageShift);
 }
 
 Pfn PageAllocator::AllocatedHeadOf(const void* address) const {
@@ -217,6 +211,20 @@ Pfn PageAllocator::GetPageFromFreelist(int order, uint32_t alloc_flags,
 
 PageAllocResult PageAllocator::AllocPages(int order, const AllocContext& ctx,
                                           const char* call_site) {
+  if (RESERVOIR_UNLIKELY(order < 0 || order > max_order_ || gate_->armed())) {
+    return AllocPagesChecked(order, ctx, call_site);
+  }
+  // Fast path: the low watermark, no relaxation.
+  int zone = 0;
+  const Pfn pfn = GetPageFromFreelist(order, kAllocWmarkLow, ctx, &zone);
+  if (RESERVOIR_UNLIKELY(pfn == kNoPfn)) return AllocPagesSlow(order, ctx);
+  return AllocDone(pfn, order, ctx, /*via_no_watermarks=*/false);
+}
+
+// A bad order or an installed fault hook: checked out of line, then the
+// same fast attempt.
+RESERVOIR_NOINLINE PageAllocResult PageAllocator::AllocPagesChecked(
+    int order, const AllocContext& ctx, const char* call_site) {
   PageAllocResult result;
   if (order < 0 || order > max_order_) {
     ++stats_.alloc_fail;
@@ -236,22 +244,26 @@ PageAllocResult PageAllocator::AllocPages(int order, const AllocContext& ctx,
       return result;
     }
   }
-
   int zone = 0;
-  // Fast path: the low watermark, no relaxation.
-  Pfn pfn = GetPageFromFreelist(order, kAllocWmarkLow, ctx, &zone);
+  const Pfn pfn = GetPageFromFreelist(order, kAllocWmarkLow, ctx, &zone);
+  if (pfn == kNoPfn) return AllocPagesSlow(order, ctx);
+  return AllocDone(pfn, order, ctx, /*via_no_watermarks=*/false);
+}
+
+// __alloc_pages_slowpath(): the fast attempt at the low watermark failed.
+RESERVOIR_NOINLINE PageAllocResult PageAllocator::AllocPagesSlow(
+    int order, const AllocContext& ctx) {
+  int zone = 0;
   const ReserveAccess access = GfpReserveAccess(ctx);
-  if (pfn == kNoPfn) {
-    // Slow path (gfp_to_alloc_flags): the min watermark, relaxed for
-    // __GFP_HIGH, further for non-blocking high-priority requests, and for
-    // OOM victims. The model has no reclaim or compaction to retry with.
-    uint32_t flags = kAllocWmarkMin;
-    if (ctx.gfp & kGfpHigh) flags |= kAllocHigh;
-    if (!(ctx.gfp & kGfpDirectReclaim) && !(ctx.gfp & kGfpNoMemalloc))
-      flags |= kAllocNonBlock;
-    if (access == ReserveAccess::kOom) flags |= kAllocOom;
-    pfn = GetPageFromFreelist(order, flags, ctx, &zone);
-  }
+  // The min watermark, relaxed for __GFP_HIGH, further for non-blocking
+  // high-priority requests, and for OOM victims. The model has no reclaim
+  // or compaction to retry with.
+  uint32_t flags = kAllocWmarkMin;
+  if (ctx.gfp & kGfpHigh) flags |= kAllocHigh;
+  if (!(ctx.gfp & kGfpDirectReclaim) && !(ctx.gfp & kGfpNoMemalloc))
+    flags |= kAllocNonBlock;
+  if (access == ReserveAccess::kOom) flags |= kAllocOom;
+  Pfn pfn = GetPageFromFreelist(order, flags, ctx, &zone);
   bool via_no_watermarks = false;
   if (pfn == kNoPfn && access == ReserveAccess::kNoWatermarks) {
     pfn = GetPageFromFreelist(order, kAllocNoWatermarks, ctx, &zone);
@@ -265,16 +277,23 @@ PageAllocResult PageAllocator::AllocPages(int order, const AllocContext& ctx,
   }
   if (pfn == kNoPfn) {
     ++stats_.alloc_fail;
-    return result;
+    return PageAllocResult{};
   }
+  return AllocDone(pfn, order, ctx, via_no_watermarks);
+}
+
+PageAllocResult PageAllocator::AllocDone(Pfn pfn, int order,
+                                         const AllocContext& ctx,
+                                         bool via_no_watermarks) {
   PrepNewPage(pfn, order, ctx, via_no_watermarks);
   ++stats_.alloc_ok;
   if (via_no_watermarks) ++stats_.alloc_no_watermarks;
+  PageAllocResult result;
   result.pfn = pfn;
   result.via_no_watermarks = via_no_watermarks;
-  if (audit_ != AuditLevel::kOff) {
+  if (audit_->cheap()) {
     AuditCheapAfterAlloc(pfn, order, IsEntitled(ctx));
-    if (audit_ == AuditLevel::kFull) AuditFull();
+    if (OwnFullAuditDue()) AuditFull();
   }
   return result;
 }
@@ -363,9 +382,9 @@ void PageAllocator::FreePages(Pfn pfn, int order, uint32_t expected_owner) {
   FreeOneBlock(zone, pfn, order);
   zone.free_pages += uint64_t{1} << order;
   ++stats_.frees;
-  if (audit_ != AuditLevel::kOff) {
+  if (audit_->cheap()) {
     AuditCheapZone(zone_index);
-    if (audit_ == AuditLevel::kFull) AuditFull();
+    if (OwnFullAuditDue()) AuditFull();
   }
 }
 
@@ -426,7 +445,23 @@ void PageAllocator::Reconfigure(const ModelConfig& config) {
     std::abort();
   }
   Reset();  // leaves every frame of the old shape pristine
+  if (SameShape(config)) {
+    // The zones, watermarks and max order stay what they are: only the
+    // knobs that are not part of the shape follow the new config.
+    config_ = config;
+    own_audit_.level = config.audit;
+    return;
+  }
   SetupShape(config);
+}
+
+bool PageAllocator::SameShape(const ModelConfig& config) const {
+  return config.normal_pages == config_.normal_pages &&
+         config.highmem_pages == config_.highmem_pages &&
+         config.max_order == config_.max_order &&
+         config.min_free_kbytes == config_.min_free_kbytes &&
+         config.watermark_scale_factor == config_.watermark_scale_factor &&
+         config.lowmem_reserve_ratio == config_.lowmem_reserve_ratio;
 }
 
 // ---------------------------------------------------------------------------

@@ -50,7 +50,7 @@ void ReserveTree::AuditNode(ReserveId id) const {
 }
 
 void ReserveTree::AuditPath(ReserveId id) const {
-  if (audit_ == AuditLevel::kOff) return;
+  if (!audit_->cheap()) return;
   for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
     AuditNode(at);
   }

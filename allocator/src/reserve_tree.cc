@@ -40,9 +40,9 @@ ReserveTree::ReserveTree(const ModelConfig& config, PageAllocator* pages,
       slab_(slab),
       gate_(gate),
       estimator_(config.estimator),
-      audit_(config.audit),
       nr_cpus_(config.nr_cpus),
       max_order_(config.max_order) {
+  own_audit_.level = config.audit;
   Reset();
 }
 
@@ -56,7 +56,7 @@ void ReserveTree::Reset() {
 
 void ReserveTree::Reconfigure(const ModelConfig& config) {
   estimator_ = config.estimator;
-  audit_ = config.audit;
+  own_audit_.level = config.audit;
   nr_cpus_ = config.nr_cpus;
   max_order_ = config.max_order;
   Reset();

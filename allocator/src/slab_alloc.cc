@@ -7,27 +7,37 @@
 #include "reservoir/plant.h"
 #include "reservoir/report.h"
 #include "reservoir/slab_allocator.h"
+#include "fast_path.h"
 #include "free_pointer.h"
 #include "sanitizer.h"
 
 namespace reservoir {
+
+// slab_pre_alloc_hook(): failslab decides before anything is touched. Out
+// of line: the FaultCall is built only when a hook is installed.
+RESERVOIR_NOINLINE bool SlabAllocator::SlabObjectFaultInjected(
+    KmemCache* cache, const AllocContext& ctx, const char* call_site,
+    size_t alloc_size, SlabAllocInfo* info) {
+  FaultCall call;
+  call.site = FaultSite::kSlabObject;
+  call.gfp = ctx.gfp;
+  call.in_softirq = ctx.in_softirq;
+  call.size = alloc_size;
+  call.cache = cache->name;
+  call.call_site = call_site;
+  if (!gate_->ShouldFail(call)) return false;
+  info->injected = true;
+  ++cache->stats.alloc_fail;
+  return true;
+}
+
 void* SlabAllocator::SlabAlloc(KmemCache* cache, const AllocContext& ctx,
                                const char* call_site, size_t alloc_size,
                                SlabAllocInfo* info) {
   // slab_pre_alloc_hook(): failslab decides before anything is touched.
-  if (gate_->armed()) {
-    FaultCall call;
-    call.site = FaultSite::kSlabObject;
-    call.gfp = ctx.gfp;
-    call.in_softirq = ctx.in_softirq;
-    call.size = alloc_size;
-    call.cache = cache->name;
-    call.call_site = call_site;
-    if (gate_->ShouldFail(call)) {
-      info->injected = true;
-      ++cache->stats.alloc_fail;
-      return nullptr;
-    }
+  if (RESERVOIR_UNLIKELY(gate_->armed()) &&
+      SlabObjectFaultInjected(cache, ctx, call_site, alloc_size, info)) {
+    return nullptr;
   }
   const bool entitled = IsEntitled(ctx);
   if (policy_ == SlabPolicy::kPageTag || !entitled) {
@@ -63,6 +73,15 @@ void* SlabAllocator::SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
                                  info, kSlabPathCpuFreelist);
     }
   }
+  return SlabAllocSlow(cache, cpu, ctx, reserve_ok, call_site, alloc_size,
+                       info);
+}
+
+// ___slab_alloc(): everything but the CPU freelist, out of line.
+RESERVOIR_NOINLINE void* SlabAllocator::SlabAllocSlow(
+    KmemCache* cache, int cpu, const AllocContext& ctx, bool reserve_ok,
+    const char* call_site, size_t alloc_size, SlabAllocInfo* info) {
+  KmemCacheCpu& c = cache->cpu[cpu];
   ++cache->stats.alloc_slowpath;
 
   if (c.slab != kNoPfn) {
@@ -139,7 +158,7 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
     ReportBug(BugClass::kSlabCorruption, "slab.take_object_in_use", "cache %s: object %u of slab pfn %u "
               "is on a freelist but in use", cache->name, index, c.slab);
   }
-  if (audit_ != AuditLevel::kOff && slab.pfmemalloc && !reserve_ok) {
+  if (audit_->cheap() && slab.pfmemalloc && !reserve_ok) {
     char place[64];
     std::snprintf(place, sizeof(place), "slab.take_object/%s", path);
     ReportBug(BugClass::kSlabMixing, place, "cache %s: an object of reserve slab pfn "
@@ -165,7 +184,7 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   } else {
     UnpoisonForCaller(object, alloc_size, /*zeroed=*/false);
   }
-  if (audit_ != AuditLevel::kOff) AuditSlab(*cache, c.slab);
+  if (audit_->cheap()) AuditSlab(*cache, c.slab);
   return object;
 }
 

@@ -21,13 +21,17 @@ constexpr uint32_t kMinAlign = 8;  // ARCH_KMALLOC_MINALIGN; the free pointer
 
 }  // namespace
 
+// The kernel's size_index[]: the class of sizes up to 192 by (size - 1) / 8
+// (the 96 and 192 classes sit between 64/128 and 128/256); above that the
+// classes are powers of two.
+constexpr int8_t kSizeIndex[24] = {
+    0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
+
 int KmallocIndex(size_t size) {
   if (size == 0 || size > kKmallocMaxCacheSize) return -1;
-  // The 96 and 192 classes sit between 64/128 and 128/256.
-  for (int i = 0; i < kKmallocClasses; ++i) {
-    if (size <= kKmallocSizes[i]) return i;
-  }
-  return -1;
+  if (size <= 192) return kSizeIndex[(size - 1) / 8];
+  // 193..256 -> 7 (kmalloc-256), ..., 4097..8192 -> 12 (kmalloc-8192).
+  return 31 - __builtin_clz(static_cast<uint32_t>(size - 1));
 }
 
 uint32_t KmallocClassSize(int index) { return kKmallocSizes[index]; }
@@ -37,9 +41,9 @@ SlabAllocator::SlabAllocator(const ModelConfig& config, PageAllocator* pages,
     : pages_(pages),
       gate_(gate),
       policy_(config.slab_policy),
-      audit_(config.audit),
       nr_cpus_(config.nr_cpus),
       max_order_(config.max_order) {
+  own_audit_.level = config.audit;
   // Indexed by head pfn; anonymous zeroed memory, touched only where slabs
   // are made.
   slabs_ = static_cast<Slab*>(std::calloc(pages->capacity_pages(), sizeof(Slab)));
@@ -47,7 +51,12 @@ SlabAllocator::SlabAllocator(const ModelConfig& config, PageAllocator* pages,
   Reset();
 }
 
-SlabAllocator::~SlabAllocator() { std::free(slabs_); }
+SlabAllocator::~SlabAllocator() {
+  std::free(slabs_);
+  for (auto& per_cpus : kmalloc_templates_) {
+    for (KmallocTemplates* templates : per_cpus) delete templates;
+  }
+}
 
 void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
                               uint32_t size, uint32_t align, bool is_kmalloc) {
@@ -70,17 +79,28 @@ void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
 }
 
 void SlabAllocator::Reset() {
-  for (int i = 0; i < kMaxCaches; ++i) caches_[i] = KmemCache{};
-  for (uint32_t& generation : generations_) generation = 0;
-  for (int i = 0; i < kKmallocClasses; ++i) {
-    InitCache(&caches_[i], static_cast<uint16_t>(i), kKmallocNames[i],
-              kKmallocSizes[i], kMinAlign, /*is_kmalloc=*/true);
+  // In time proportional to what was used: a slot that is not live was
+  // cleared when its cache was destroyed (or never used), and the kmalloc
+  // caches come from templates built once per CPU count and max order.
+  for (int i = kKmallocClasses; i < kMaxCaches; ++i) {
+    if (caches_[i].live) caches_[i] = KmemCache{};
   }
+  for (uint32_t& generation : generations_) generation = 0;
+  KmallocTemplates*& templates = kmalloc_templates_[nr_cpus_][max_order_];
+  if (templates == nullptr) {
+    templates = new KmallocTemplates;
+    for (int i = 0; i < kKmallocClasses; ++i) {
+      InitCache(&templates->caches[i], static_cast<uint16_t>(i),
+                kKmallocNames[i], kKmallocSizes[i], kMinAlign,
+                /*is_kmalloc=*/true);
+    }
+  }
+  for (int i = 0; i < kKmallocClasses; ++i) caches_[i] = templates->caches[i];
 }
 
 void SlabAllocator::Reconfigure(const ModelConfig& config) {
   policy_ = config.slab_policy;
-  audit_ = config.audit;
+  own_audit_.level = config.audit;
   nr_cpus_ = config.nr_cpus;
   max_order_ = config.max_order;
   Reset();

@@ -47,10 +47,36 @@ int CalculateOrder(uint32_t size, int nr_cpus, int max_order) {
   return std::min(order, max_order);
 }
 
+SlabGeometry ComputeSlabGeometry(uint32_t size, int nr_cpus, int max_order);
+
 }  // namespace
 
-SlabGeometry CalculateSlabGeometry(uint32_t size, int nr_cpus,
-                                   int max_order) {
+// A pure function of its arguments, asked again for every cache created and
+// every reserve estimate: the last answers are remembered (per thread) in a
+// small direct-mapped table.
+SlabGeometry CalculateSlabGeometry(uint32_t size, int nr_cpus, int max_order) {
+  struct Entry {
+    uint32_t size = 0;  // 0: empty (no cache has size 0)
+    int16_t nr_cpus = 0;
+    int16_t max_order = 0;
+    SlabGeometry geometry;
+  };
+  thread_local Entry table[64];
+  Entry& entry = table[(size / 8 + static_cast<uint32_t>(nr_cpus) * 7 +
+                        static_cast<uint32_t>(max_order) * 13) % 64];
+  if (entry.size != size || entry.nr_cpus != nr_cpus ||
+      entry.max_order != max_order || size == 0) {
+    entry.size = size;
+    entry.nr_cpus = static_cast<int16_t>(nr_cpus);
+    entry.max_order = static_cast<int16_t>(max_order);
+    entry.geometry = ComputeSlabGeometry(size, nr_cpus, max_order);
+  }
+  return entry.geometry;
+}
+
+namespace {
+
+SlabGeometry ComputeSlabGeometry(uint32_t size, int nr_cpus, int max_order) {
   SlabGeometry g;
   g.size = size;
   const int slub_max_order = std::min(kSlubMaxOrder, max_order);
@@ -78,6 +104,8 @@ SlabGeometry CalculateSlabGeometry(uint32_t size, int nr_cpus,
   g.min_partial = static_cast<uint16_t>(std::clamp(ilog2 / 2, 5, 10));
   return g;
 }
+
+}  // namespace
 
 const char* SlabPlaceName(SlabPlace place) {
   switch (place) {

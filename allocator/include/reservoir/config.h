@@ -34,6 +34,28 @@ enum class AuditLevel : uint8_t {
   kFull,   // the cheap tier plus a walk of everything after every operation
 };
 
+// When a model audits: one schedule, owned by the Model and read by every
+// layer (a layer built on its own, as in unit tests, owns its own).
+struct AuditSchedule {
+  AuditLevel level = AuditLevel::kCheap;
+  // Under kFull: 0 = the full audit after every model call; K > 0 = after
+  // every K-th operation a driver ends (Model::EndOperation()), the cheap
+  // tier after every call in between.
+  uint32_t full_every = 0;
+  uint32_t since_full = 0;  // operations ended since the last full audit
+  bool cheap() const { return level != AuditLevel::kOff; }
+  bool full_after_each_call() const {
+    return level == AuditLevel::kFull && full_every == 0;
+  }
+  // Counts one ended operation; true when the full audit is due.
+  bool EndOperation() {
+    if (level != AuditLevel::kFull || full_every == 0) return false;
+    if (++since_full < full_every) return false;
+    since_full = 0;
+    return true;
+  }
+};
+
 const char* SlabPolicyName(SlabPolicy policy);
 const char* EstimatorKindName(EstimatorKind kind);
 const char* AuditLevelName(AuditLevel level);

@@ -72,7 +72,16 @@ class Model {
   // The full audit of every layer (reports on the first broken invariant).
   void AuditFull() const;
   // Changes how much is checked after each operation from now on.
-  void SetAuditLevel(AuditLevel level);
+  void SetAuditLevel(AuditLevel level) { SetAuditSchedule(level, 0); }
+  // The one audit schedule of the model and its layers: `level`, and under
+  // kFull the full audit after every `full_every`-th EndOperation() (0:
+  // after every call, the cheap tier only in between otherwise).
+  void SetAuditSchedule(AuditLevel level, uint32_t full_every);
+  const AuditSchedule& audit_schedule() const { return audit_; }
+  // A driver's operation (one program step, which may make several model
+  // calls) ended: runs the full audit when the schedule says it is due,
+  // and says whether it did.
+  bool EndOperation();
   // Flush slab caches and report reserve-leak unless every page is free and
   // merged, nothing is tagged and every reserve's usage is zero. Call when
   // the user believes everything was freed and every reserve released.
@@ -122,6 +131,7 @@ class Model {
   void NoteUnbudgetedUse(const ReserveGrant& grant, bool budgeted);
 
   ModelConfig config_;
+  AuditSchedule audit_;
   FaultGate gate_;
   PageAllocator pages_;
   SlabAllocator slab_;

@@ -58,7 +58,13 @@ class PageAllocator {
     return arena_ + (static_cast<size_t>(pfn) << kPageShift);
   }
   // kNoPfn when `address` is outside the arena.
-  Pfn AddressToPfn(const void* address) const;
+  Pfn AddressToPfn(const void* address) const {
+    const uint8_t* p = static_cast<const uint8_t*>(address);
+    if (p < arena_ ||
+        p >= arena_ + (static_cast<size_t>(nr_pages_) << kPageShift))
+      return kNoPfn;
+    return static_cast<Pfn>((p - arena_) >> kPageShift);
+  }
   // The head of the allocated block holding `address` (a slab, a large
   // kmalloc or plain pages), or kNoPfn when the memory is not allocated.
   Pfn AllocatedHeadOf(const void* address) const;
@@ -81,7 +87,10 @@ class PageAllocator {
   // max_order, watermarks and audit level all follow it.
   void Reconfigure(const ModelConfig& config);
   uint32_t capacity_pages() const { return capacity_pages_; }
-  void set_audit_level(AuditLevel level) { audit_ = level; }
+  // Reads the audit level from `schedule` (the model's) from now on; the
+  // model then runs the full audits, the allocator only the cheap tier.
+  void UseAuditSchedule(const AuditSchedule* schedule) { audit_ = schedule; }
+  void set_audit_level(AuditLevel level) { own_audit_.level = level; }
 
   // Invariant checks. Cheap: counters and the zone an operation touched.
   // Full: walks every touched block and free list.
@@ -108,6 +117,14 @@ class PageAllocator {
                : kZoneNormal;
   }
   void SetupShape(const ModelConfig& config);
+  // True when `config` lays out the same zones and watermarks as now.
+  bool SameShape(const ModelConfig& config) const;
+  // AllocPages() is the fast path; these are its out-of-line parts.
+  PageAllocResult AllocPagesChecked(int order, const AllocContext& ctx,
+                                    const char* call_site);
+  PageAllocResult AllocPagesSlow(int order, const AllocContext& ctx);
+  PageAllocResult AllocDone(Pfn pfn, int order, const AllocContext& ctx,
+                            bool via_no_watermarks);
   Pfn GetPageFromFreelist(int order, uint32_t alloc_flags,
                           const AllocContext& ctx, int* zone_out);
   Pfn RmqueueSmallest(Zone& zone, int order);
@@ -131,7 +148,13 @@ class PageAllocator {
   int nr_zones_ = 1;
   Zone zones_[kMaxZones];
   uint64_t strict_reserve_ = 0;
-  AuditLevel audit_ = AuditLevel::kCheap;
+  // On its own the allocator follows own_audit_, full audits included;
+  // inside a model, the model's schedule.
+  AuditSchedule own_audit_;
+  const AuditSchedule* audit_ = &own_audit_;
+  bool OwnFullAuditDue() const {
+    return audit_ == &own_audit_ && own_audit_.level == AuditLevel::kFull;
+  }
   PageAllocatorStats stats_;
   ModelConfig config_;
 };

@@ -120,7 +120,9 @@ class ReserveTree {
   void Reset();
   // Reset() under a new config: estimator, audit level and CPU count.
   void Reconfigure(const ModelConfig& config);
-  void set_audit_level(AuditLevel level) { audit_ = level; }
+  // Reads the audit level from `schedule` (the model's) from now on.
+  void UseAuditSchedule(const AuditSchedule* schedule) { audit_ = schedule; }
+  void set_audit_level(AuditLevel level) { own_audit_.level = level; }
   // Cheap: the path from `id` to its top. Full: every node.
   void AuditPath(ReserveId id) const;
   void AuditFull() const;
@@ -146,7 +148,8 @@ class ReserveTree {
   SlabAllocator* slab_;
   FaultGate* gate_;
   EstimatorKind estimator_;
-  AuditLevel audit_;
+  AuditSchedule own_audit_;
+  const AuditSchedule* audit_ = &own_audit_;
   int nr_cpus_;
   int max_order_;
   ReserveNode nodes_[kMaxReserves];

@@ -84,7 +84,9 @@ class SlabAllocator {
   // Reset() under a new config: policy, audit level, CPU count and
   // max_order (hence slab geometry) follow it.
   void Reconfigure(const ModelConfig& config);
-  void set_audit_level(AuditLevel level) { audit_ = level; }
+  // Reads the audit level from `schedule` (the model's) from now on.
+  void UseAuditSchedule(const AuditSchedule* schedule) { audit_ = schedule; }
+  void set_audit_level(AuditLevel level) { own_audit_.level = level; }
 
   const Slab& slab(Pfn pfn) const { return slabs_[pfn]; }
   // The path (a kSlabPath* name) of the last successful Kmalloc or
@@ -117,7 +119,14 @@ class SlabAllocator {
   void* SlabAlloc(KmemCache* cache, const AllocContext& ctx,
                   const char* call_site, size_t alloc_size,
                   SlabAllocInfo* info);
+  bool SlabObjectFaultInjected(KmemCache* cache, const AllocContext& ctx,
+                               const char* call_site, size_t alloc_size,
+                               SlabAllocInfo* info);
+  // The fast path (the CPU freelist) and, out of line, everything else.
   void* SlabAllocOnce(KmemCache* cache, const AllocContext& ctx,
+                      bool reserve_ok, const char* call_site,
+                      size_t alloc_size, SlabAllocInfo* info);
+  void* SlabAllocSlow(KmemCache* cache, int cpu, const AllocContext& ctx,
                       bool reserve_ok, const char* call_site,
                       size_t alloc_size, SlabAllocInfo* info);
   // `path` (a kSlabPath* name) says how the object reached the CPU
@@ -160,12 +169,20 @@ class SlabAllocator {
   PageAllocator* pages_;
   FaultGate* gate_;
   SlabPolicy policy_;
-  AuditLevel audit_;
+  AuditSchedule own_audit_;
+  const AuditSchedule* audit_ = &own_audit_;
   int nr_cpus_;
   int max_order_;
   const char* last_alloc_path_ = nullptr;
   KmemCache caches_[kMaxCaches];
   uint32_t generations_[kMaxCaches] = {};
+  // The kmalloc caches as InitCache() makes them, per CPU count and max
+  // order, built on first use: a reset copies them instead of computing
+  // the slab geometry of every class again.
+  struct KmallocTemplates {
+    KmemCache caches[kKmallocClasses];
+  };
+  KmallocTemplates* kmalloc_templates_[kMaxCpus + 1][kMaxOrderLimit + 1] = {};
   Slab* slabs_ = nullptr;  // indexed by head pfn; valid where PageSlab
 };
 

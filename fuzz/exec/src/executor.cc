@@ -23,7 +23,7 @@ namespace op = program::op;
 namespace {
 
 // Operations between full audits when a program asks for audit=full.
-constexpr size_t kFullAuditInterval = 8;
+constexpr uint32_t kFullAuditInterval = 8;
 
 struct PageEntry {
   PageHandle page;
@@ -53,6 +53,32 @@ T TakeAt(std::vector<T>& set, size_t index) {
   T entry = set[index];
   set.erase(set.begin() + static_cast<std::ptrdiff_t>(index));
   return entry;
+}
+
+// "cache-<n>" and "res-<n>": the names of the first kPrebuiltNames caches
+// and reserves of a program are formatted once per process, not per input.
+constexpr uint32_t kPrebuiltNames = 256;
+struct NumberedNames {
+  char names[kPrebuiltNames][16];
+  explicit NumberedNames(const char* prefix) {
+    for (uint32_t i = 0; i < kPrebuiltNames; ++i) {
+      std::snprintf(names[i], sizeof(names[i]), "%s%u", prefix, i);
+    }
+  }
+};
+const char* NumberedName(const NumberedNames& table, const char* prefix,
+                         uint32_t n, char (&spare)[32]) {
+  if (n < kPrebuiltNames) return table.names[n];
+  std::snprintf(spare, sizeof(spare), "%s%u", prefix, n);
+  return spare;
+}
+const char* CacheName(uint32_t n, char (&spare)[32]) {
+  static const NumberedNames table("cache-");
+  return NumberedName(table, "cache-", n, spare);
+}
+const char* ReserveName(uint32_t n, char (&spare)[32]) {
+  static const NumberedNames table("res-");
+  return NumberedName(table, "res-", n, spare);
 }
 
 // Writing the first and last bytes lets ASan see any object the model
@@ -344,9 +370,9 @@ class Executor::Runner {
   }
 
   void operator()(const op::CacheCreate& o) {
-    char name[32];
-    std::snprintf(name, sizeof(name), "cache-%u", s_.created_caches++);
-    const CacheHandle cache = s_.api->CacheCreate(name, o.size, o.align);
+    char spare[32];
+    const CacheHandle cache = s_.api->CacheCreate(
+        CacheName(s_.created_caches++, spare), o.size, o.align);
     if (cache == kNoCache) return Failed();
     // The slot: the object size rounded up to the alignment, at least 8.
     const uint32_t align = std::max<uint32_t>(o.align, 8);
@@ -397,9 +423,9 @@ class Executor::Runner {
 
   void operator()(const op::ReserveCreate& o) {
     const ReserveHandle parent = Reserve(o.parent);
-    char name[32];
-    std::snprintf(name, sizeof(name), "res-%u", s_.created_reserves++);
-    const ReserveHandle node = s_.api->ReserveCreate(name, parent);
+    char spare[32];
+    const ReserveHandle node = s_.api->ReserveCreate(
+        ReserveName(s_.created_reserves++, spare), parent);
     if (node == kNoReserveHandle) return Failed();
     s_.reserves.push_back(node);
     s_.ledger.Created(node, parent);
@@ -751,14 +777,16 @@ ExecStats Executor::Run(const Program& program, const ExecOptions& options) {
   return RunOn(model, program, options);
 }
 
-void Executor::Teardown() {
+// Out of line, so that a profile can tell the teardown from the program
+// (bench/profile_input.py).
+__attribute__((noinline)) void Executor::Teardown(bool final_state_audited) {
   State& s = *state_;
   ModelApi& api = *s.api;
   s.op_index = s.program->ops.size();
   // The full audit of the final state; then the frees, checked cheaply
   // (a full walk after each of them would cost more than the program), and
   // the pristine check, which audits everything once more.
-  api.AuditFull();
+  if (!final_state_audited) api.AuditFull();
   api.SetAuditLevel(AuditLevel::kCheap);
   // A fixed order, so that the same program always tears down the same way.
   // The ledger is checked after each kind of free, named like the
@@ -845,18 +873,21 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
 
   api.SetFaultHook(faults_.Prepare(program.header));
   // audit=full asks for frequent full audits: the model checks cheaply
-  // after each operation and the executor walks everything every few
-  // operations (a full walk after each one costs more than the program).
-  const bool frequent_full_audits = program.header.audit == AuditLevel::kFull;
-  if (frequent_full_audits) api.SetAuditLevel(AuditLevel::kCheap);
+  // after each call and walks everything after every kFullAuditInterval-th
+  // operation (a full walk after each one costs more than the program).
+  // The schedule is the model's; the executor only says where each
+  // operation ends.
+  if (program.header.audit == AuditLevel::kFull) {
+    api.SetAuditSchedule(AuditLevel::kFull, kFullAuditInterval);
+  }
   Runner runner(s, faults_);
+  bool last_audited = false;  // the full audit ran after the last operation
   for (size_t i = 0; i < program.ops.size(); ++i) {
     s.op_index = i;
     const ExecStats before = s.stats;
     std::visit(runner, program.ops[i]);
     s.CheckCoverageAgrees();
-    if (frequent_full_audits && i % kFullAuditInterval == kFullAuditInterval - 1)
-      api.AuditFull();
+    last_audited = api.EndOperation();
     if (options.trace != nullptr) {
       const char* outcome = s.stats.noops != before.noops ? "no-op"
                             : s.stats.alloc_failures != before.alloc_failures
@@ -872,7 +903,7 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
   }
   if (options.teardown) {
     faults_.Suspend();
-    Teardown();
+    Teardown(last_audited);
     faults_.Resume();
   }
   api.SetFaultHook(nullptr);

@@ -68,14 +68,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // inputs, so an input pays for a reset, not for a new arena.
   static reservoir::exec::Executor* executor = new reservoir::exec::Executor();
   if (g_target == nullptr) LLVMFuzzerInitialize(nullptr, nullptr);
-  reservoir::program::Program program =
-      reservoir::targets::DecodeForTarget(*g_target, {data, size});
+  // One program per process, decoded into: its operation storage is
+  // reused, so an input allocates nothing to be decoded.
+  static reservoir::program::Program& program = *new reservoir::program::Program();
+  reservoir::targets::DecodeForTargetInto(*g_target, {data, size}, &program);
   if (g_program_ops != 0) {
-    const reservoir::program::Program body =
-        reservoir::targets::DecodeForTarget(*g_target, {});
-    const size_t prologue = body.ops.size();
-    std::vector<reservoir::program::Op> own(program.ops.begin() + prologue,
-                                            program.ops.end());
+    static std::vector<reservoir::program::Op>& own =
+        *new std::vector<reservoir::program::Op>();
+    static const size_t prologue =
+        reservoir::targets::DecodeForTarget(*g_target, {}).ops.size();
+    own.assign(program.ops.begin() + prologue, program.ops.end());
     program.ops.resize(prologue);
     for (size_t i = 0; i < g_program_ops; ++i) {
       program.ops.push_back(own.empty() ? reservoir::program::Op{}

@@ -54,6 +54,14 @@ const TargetProfile* FindTarget(std::string_view name) {
 Program DecodeForTarget(const TargetProfile& target,
                         std::span<const uint8_t> input) {
   Program body;
+  DecodeForTargetInto(target, input, &body);
+  return body;
+}
+
+void DecodeForTargetInto(const TargetProfile& target,
+                         std::span<const uint8_t> input, Program* out) {
+  Program& body = *out;
+  body.ops.clear();
   const size_t header_size = std::min(input.size(), layout::kHeaderSize);
   body.header = program::DecodeHeader(input.first(header_size));
   if (input.size() > layout::kHeaderSize) {
@@ -87,7 +95,6 @@ Program DecodeForTarget(const TargetProfile& target,
       header.probability_ppm = 10000;
     }
   }
-  return body;
 }
 
 bool EncodeForTarget(const TargetProfile& target, const Program& body,

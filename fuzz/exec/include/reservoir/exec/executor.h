@@ -56,7 +56,9 @@ class Executor {
  private:
   struct State;
   class Runner;
-  void Teardown();
+  // `final_state_audited`: the full audit already ran on the final state
+  // (the schedule's, after the last operation), so it is not run twice.
+  void Teardown(bool final_state_audited);
   void TraceLevels();
   static void ReportSection(FILE* out, void* self);
 

@@ -169,6 +169,25 @@ class ModelApi {
   virtual void AuditFull() const = 0;
   // How much the implementation checks after each operation from now on.
   virtual void SetAuditLevel(AuditLevel level) = 0;
+  // The audit schedule: `level`, and under kFull the full audit after
+  // every `full_every`-th operation ended by EndOperation() (0: after each
+  // call). The executor ends each program operation with EndOperation(),
+  // which says whether it ran the full audit. This default keeps the
+  // schedule here and runs AuditFull() itself; an implementation with its
+  // own schedule overrides both.
+  virtual void SetAuditSchedule(AuditLevel level, uint32_t full_every) {
+    schedule_ = AuditSchedule{};
+    schedule_.level = level;
+    schedule_.full_every = full_every;
+    SetAuditLevel(level == AuditLevel::kFull && full_every != 0
+                      ? AuditLevel::kCheap
+                      : level);
+  }
+  virtual bool EndOperation() {
+    if (!schedule_.EndOperation()) return false;
+    AuditFull();
+    return true;
+  }
   // Reports reserve-leak unless everything is back to its pristine state.
   virtual void CheckPristine() = 0;
 
@@ -178,6 +197,9 @@ class ModelApi {
   // (docs/TRIAGE.md, "The trace"). An implementation without zones prints
   // nothing.
   virtual void TraceLevels(FILE* out, const char* indent) const {}
+
+ private:
+  AuditSchedule schedule_;
 };
 
 }  // namespace reservoir::exec

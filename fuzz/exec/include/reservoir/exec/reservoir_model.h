@@ -86,6 +86,10 @@ class ReservoirModel : public ModelApi {
   uint64_t InjectedFailures() const override;
   void AuditFull() const override { model_.AuditFull(); }
   void SetAuditLevel(AuditLevel level) override { model_.SetAuditLevel(level); }
+  void SetAuditSchedule(AuditLevel level, uint32_t full_every) override {
+    model_.SetAuditSchedule(level, full_every);
+  }
+  bool EndOperation() override { return model_.EndOperation(); }
   void CheckPristine() override { model_.CheckPristine(); }
 
  private:

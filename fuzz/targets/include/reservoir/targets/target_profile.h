@@ -35,6 +35,10 @@ const TargetProfile* FindTarget(std::string_view name);
 // is replaced by that one.
 program::Program DecodeForTarget(const TargetProfile& target,
                                  std::span<const uint8_t> input);
+// The same into `*out`, whose operation storage is reused: a fuzzer that
+// decodes into one program per process allocates nothing per input.
+void DecodeForTargetInto(const TargetProfile& target,
+                         std::span<const uint8_t> input, program::Program* out);
 
 // RESERVOIR_FAULT_MODE=none|random|fail_nth|input (the bug benchmark's
 // fault-injection configurations), read once: every binary input any
