@@ -164,8 +164,9 @@ class Reserve2007Test : public ::testing::Test {
                       << ref.finding << "'";
       }
     }
-    // The documented example and the finding in the corpus report.
-    EXPECT_GE(findings, 2);
+    // At least the documented example reports (corpus/findings holds no
+    // open finding today), so the comparison covers a finding too.
+    EXPECT_GE(findings, 1);
     return differ;
   }
 };

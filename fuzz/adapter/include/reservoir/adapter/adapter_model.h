@@ -104,6 +104,14 @@ class AdapterModel : public exec::ReservoirModel {
   // outside (CheckGuarantee), so the executor's coverage comparison has
   // nothing to compare with.
   int GuaranteeActive() const override { return -1; }
+  // The schedule is kept here, not in the model (ModelApi's defaults): the
+  // model's full audit includes its own reserve tree, which an adapter
+  // build does not use, so the due full audit must be this class's
+  // AuditFull().
+  void SetAuditSchedule(AuditLevel level, uint32_t full_every) override {
+    ModelApi::SetAuditSchedule(level, full_every);
+  }
+  bool EndOperation() override { return ModelApi::EndOperation(); }
 
   const reservoir_adapter& table() const { return *table_; }
   bool lockstep_active() const { return reference_ != nullptr && in_step_; }
