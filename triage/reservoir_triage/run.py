@@ -77,19 +77,23 @@ def collect_crashes(directory, skip_dir=None):
 
 
 def default_build(root, directory):
-    """The build a run directory came from: its summary.json's plant
-    build when present, else build/libfuzzer-asan."""
+    """The build a run directory came from, and the plant to switch on in
+    it: for a planted run (its summary.json names a plant) the shared
+    runtime-plant build with RESERVOIR_PLANT=<plant>, or an old
+    one-plant build; else build/libfuzzer-asan and no plant."""
     try:
         with open(os.path.join(directory, "summary.json")) as f:
             plant = json.load(f).get("plant")
     except (OSError, ValueError, AttributeError):
         plant = None
     if plant:
-        candidate = os.path.join(root, "build",
-                                 f"libfuzzer-asan-plant-{plant}")
-        if os.path.isdir(candidate):
-            return candidate
-    return os.path.join(root, replay_mod.DEFAULT_BUILD)
+        runtime = os.path.join(root, "build", "libfuzzer-asan-plant-runtime")
+        if os.path.isdir(runtime):
+            return runtime, plant
+        legacy = os.path.join(root, "build", f"libfuzzer-asan-plant-{plant}")
+        if os.path.isdir(legacy):
+            return legacy, None
+    return os.path.join(root, replay_mod.DEFAULT_BUILD), None
 
 
 def _slug(text):
@@ -266,7 +270,12 @@ def main(args):
                                     or os.listdir(out_dir)):
         fail(f"{out_dir}: exists and is not empty (choose another --out)")
     if args.build is None:
-        args.build = default_build(args.root, directory)
+        args.build, plant = default_build(args.root, directory)
+        if plant and not os.environ.get("RESERVOIR_PLANT"):
+            # Every replay inherits it (the runtime build reads it once).
+            os.environ["RESERVOIR_PLANT"] = plant
+            print(f"triage: replaying with RESERVOIR_PLANT={plant} (the run's "
+                  f"plant) on {args.build}", file=sys.stderr)
     replayer = make_replayer(args)
     store = args.store or os.path.join(args.root, "build", "triage",
                                        "findings.json")

@@ -100,6 +100,50 @@ class PagesTest(unittest.TestCase):
         self.assertEqual(d["engines"], ["afl", "libfuzzer"])
 
 
+class DefaultBuildTest(unittest.TestCase):
+    """A planted run is replayed on the shared runtime-plant build with its
+    plant switched on, else on an old one-plant build, else the default."""
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp()
+        self.run_dir = os.path.join(self.root, "run")
+        os.makedirs(self.run_dir)
+
+    def tearDown(self):
+        shutil.rmtree(self.root)
+
+    def build(self, name):
+        path = os.path.join(self.root, "build", name)
+        os.makedirs(path)
+        return path
+
+    def summary(self, data):
+        with open(os.path.join(self.run_dir, "summary.json"), "w") as f:
+            json.dump(data, f)
+
+    def test_unplanted_run_uses_the_default_build(self):
+        self.summary({"plant": None})
+        build, plant = run_mod.default_build(self.root, self.run_dir)
+        self.assertEqual(build, os.path.join(self.root, "build",
+                                             "libfuzzer-asan"))
+        self.assertIsNone(plant)
+
+    def test_planted_run_prefers_the_runtime_build_with_its_plant(self):
+        self.summary({"plant": "wrong_buddy"})
+        legacy = self.build("libfuzzer-asan-plant-wrong_buddy")
+        self.assertEqual(run_mod.default_build(self.root, self.run_dir),
+                         (legacy, None))
+        runtime = self.build("libfuzzer-asan-plant-runtime")
+        self.assertEqual(run_mod.default_build(self.root, self.run_dir),
+                         (runtime, "wrong_buddy"))
+
+    def test_damaged_summary_is_no_plant(self):
+        with open(os.path.join(self.run_dir, "summary.json"), "wb") as f:
+            f.write(b"\xff{not json")
+        self.build("libfuzzer-asan-plant-runtime")
+        self.assertIsNone(run_mod.default_build(self.root, self.run_dir)[1])
+
+
 class SarifTest(unittest.TestCase):
     def bugs(self):
         d = sample_bug()
