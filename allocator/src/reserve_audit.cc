@@ -25,7 +25,12 @@ void ReserveTree::AuditNode(ReserveId id) const {
     usage += c.usage;
   }
   if (node.pages != pages || node.limit != limit || node.usage != usage) {
-    ReportBug(BugClass::kAccountingImbalance, "reserve.audit_subtree_sums", "reserve '%s': pages %llu limit "
+    // The place names the first sum that disagrees, so that a bug losing
+    // pages and one losing usage are told apart by triage.
+    const char* place = node.pages != pages   ? "reserve.audit_subtree_sums/pages"
+                        : node.limit != limit ? "reserve.audit_subtree_sums/limit"
+                                              : "reserve.audit_subtree_sums/usage";
+    ReportBug(BugClass::kAccountingImbalance, place, "reserve '%s': pages %llu limit "
               "%llu usage %llu, but its own share plus its children's is "
               "pages %llu limit %llu usage %llu", node.name,
               static_cast<unsigned long long>(node.pages),

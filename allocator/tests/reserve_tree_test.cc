@@ -376,7 +376,7 @@ TEST_F(ReserveTreeTest, WrongNumbersAboveTheNodeAreTheAuditsToReport) {
     place = report.place;
   }
   SetReportHandlerForTesting(nullptr);
-  EXPECT_EQ(place, "reserve.audit_subtree_sums");
+  EXPECT_EQ(place, "reserve.audit_subtree_sums/usage");
   tree().CorruptUsageForTesting(g, -3 * 4096);
   tree().Uncharge(p, 4096);
   tree().Uncharge(p, 4096);
