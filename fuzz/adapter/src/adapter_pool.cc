@@ -1,15 +1,12 @@
 // The model pool of an adapter build: every executor runs its programs on
 // an AdapterModel over the table the build linked (reservoir_adapter_entry),
 // in lockstep with the reference when RESERVOIR_LOCKSTEP=1.
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <iterator>
 #include <memory>
 
 #include "reservoir/adapter/adapter_model.h"
 #include "reservoir/exec/reservoir_model.h"
-#include "reservoir/program/header.h"
 
 namespace reservoir::exec {
 namespace {
@@ -37,13 +34,8 @@ adapter::AdapterOptions DefaultOptions() {
 ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
   const uint32_t pages = config.normal_pages + config.highmem_pages;
   if (model_ == nullptr || model_->model().capacity_pages() < pages) {
-    const uint32_t capacity = std::max<uint32_t>(
-        pages, *std::max_element(std::begin(program::kNormalPagesTable),
-                                 std::end(program::kNormalPagesTable)) +
-                   *std::max_element(std::begin(program::kHighmemPagesTable),
-                                     std::end(program::kHighmemPagesTable)));
     model_ = std::make_unique<adapter::AdapterModel>(
-        config, capacity, reservoir_adapter_entry(),
+        config, ModelPool::ArenaCapacity(config), reservoir_adapter_entry(),
         adapter::AdapterOptionsFromEnvironment(DefaultOptions()));
     return *model_;
   }

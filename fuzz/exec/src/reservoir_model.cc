@@ -226,17 +226,20 @@ uint64_t ReservoirModel::InjectedFailures() const {
 // An adapter build (-DRESERVOIR_ADAPTER=...) defines the pool in
 // fuzz/adapter/src/adapter_pool.cc instead, so the default build's pool has
 // not one instruction more for it.
+uint32_t ModelPool::ArenaCapacity(const ModelConfig& config) {
+  return std::max<uint32_t>(
+      config.normal_pages + config.highmem_pages,
+      *std::max_element(std::begin(program::kNormalPagesTable),
+                        std::end(program::kNormalPagesTable)) +
+          *std::max_element(std::begin(program::kHighmemPagesTable),
+                            std::end(program::kHighmemPagesTable)));
+}
+
 #if !defined(RESERVOIR_ADAPTER_BUILD)
 ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
   const uint32_t pages = config.normal_pages + config.highmem_pages;
   if (model_ == nullptr || model_->model().capacity_pages() < pages) {
-    // The largest arena a program header can ask for.
-    const uint32_t capacity = std::max<uint32_t>(
-        pages, *std::max_element(std::begin(program::kNormalPagesTable),
-                                 std::end(program::kNormalPagesTable)) +
-                   *std::max_element(std::begin(program::kHighmemPagesTable),
-                                     std::end(program::kHighmemPagesTable)));
-    model_ = std::make_unique<ReservoirModel>(config, capacity);
+    model_ = std::make_unique<ReservoirModel>(config, ArenaCapacity(config));
     return *model_;
   }
   // Qualified: this pool only ever holds a ReservoirModel, so the call

@@ -102,6 +102,10 @@ class ReservoirModel : public ModelApi {
 class ModelPool {
  public:
   ReservoirModel& Acquire(const ModelConfig& config);
+  // The arena a new pool model gets: the largest a program header can ask
+  // for, or `config`'s when larger. Both pools (this file's and an adapter
+  // build's, fuzz/adapter/src/adapter_pool.cc) size it so.
+  static uint32_t ArenaCapacity(const ModelConfig& config);
 
  private:
   std::unique_ptr<ReservoirModel> model_;
