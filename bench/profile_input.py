@@ -11,9 +11,18 @@ without sanitizers runs under callgrind twice, with RESERVOIR_PROGRAM_OPS=N
     it given three times: the difference is the target's own steady-state
     instructions per input, split into phases, without one-time costs;
     the same inputs for every build, so two builds compare;
-  * once fuzzing (-runs=R -seed=1 from the seeds): what the engine itself
-    (mutation, feature collection, corpus) adds per input, i.e. everything
-    outside LLVMFuzzerTestOneInput, process start-up included.
+  * fuzzing from the seeds (-seed=1) twice, for R and for 3R inputs, each
+    into a fresh corpus: the difference is what the engine itself
+    (mutation, feature collection, the corpus and Entropic's bookkeeping)
+    adds per input in a run that has left start-up behind, i.e.
+    everything outside LLVMFuzzerTestOneInput over the last 2R inputs.
+    Entropic's share (InputCorpus::UpdateFeatureFrequency and
+    AddRareFeature, whose cost grows with the features an input touches)
+    is shown on its own, and so is the trivial target's engine cost.
+    Entropic's share shrinks in a long run: a feature's frequency stops
+    counting at 65,535 hits, and saturated features skip the search of
+    the rare-feature list, so these few thousand inputs show the engine
+    at its most expensive.
 
 The phases (inclusive instruction counts per input, from the call graph):
 
@@ -30,7 +39,8 @@ The phases (inclusive instruction counts per input, from the call graph):
              check, and audit=full programs' periodic ones)
   pristine   Model::CheckPristine minus its full audit: the shrink and the
              pristine comparisons
-  engine     libFuzzer's own instructions per input (the fuzzing run)
+  engine     libFuzzer's own instructions per input (the fuzzing runs)
+  entropic   the part of engine spent in Entropic's feature frequencies
 
 cheap and ledger are parts of ops and teardown; full and pristine are not.
 Instruction counts are the figure of record on a shared machine; with
@@ -38,7 +48,7 @@ Instruction counts are the figure of record on a shared machine; with
 their exec/s is printed beside them (noisy).
 
   bench/profile_input.py --build build/prof --seeds build/prof/corpus
-      [--targets a,b] [--ops 16,64,256] [--runs 300] [--seconds 0]
+      [--targets a,b] [--ops 16,64,256] [--runs 1000] [--seconds 0]
       [--json FILE]
 """
 
@@ -233,6 +243,38 @@ def callgrind(binary, args, ops, out_file):
     return int(units.group(1)) if units else None
 
 
+ENTROPIC = r"fuzzer::InputCorpus::(UpdateFeatureFrequency|AddRareFeature)\("
+
+
+def engine_cost(binary, seeds, ops, runs, scratch):
+    """libFuzzer's own instructions per input in steady state: two fuzzing
+    runs from the same seeds with the same -seed, of `runs` and 3 x `runs`
+    inputs, each into a fresh corpus; their difference leaves out start-up
+    and the seed corpus' first pass."""
+    profiles = []
+    for count in (runs, 3 * runs):
+        corpus = Path(f"{scratch}.corpus{count}")
+        corpus.mkdir()
+        out = Path(f"{scratch}.fuzz{count}")
+        args = [f"-runs={count}", "-seed=1", "-print_final_stats=1",
+                "-max_len=2072", str(corpus)]
+        if seeds is not None:
+            args.append(str(seeds))
+        units = callgrind(binary, args, ops, out)
+        profiles.append((Profile(out), units))
+    (low, low_units), (high, high_units) = profiles
+    if not low_units or not high_units or high_units <= low_units:
+        return {"engine": None}
+    inputs = high_units - low_units
+    target = high.inclusive(ENTRY) - low.inclusive(ENTRY)
+    entropic = high.inclusive(ENTROPIC) - low.inclusive(ENTROPIC)
+    return {
+        "engine": round((high.total - low.total - target) / inputs),
+        "entropic": round(entropic / inputs),
+        "fuzz_per_input": round(target / inputs),
+    }
+
+
 def exec_per_sec(binary, seeds, ops, seconds):
     env = dict(os.environ)
     env["RESERVOIR_PROGRAM_OPS"] = str(ops)
@@ -275,9 +317,9 @@ def main():
                         help="comma-separated targets (default: all)")
     parser.add_argument("--ops", type=int_list, default=[16, 64, 256],
                         help="program lengths (default: 16,64,256)")
-    parser.add_argument("--runs", type=int, default=300,
-                        help="inputs of the fuzzing run that measures the "
-                        "engine (default: 300; 0 skips it)")
+    parser.add_argument("--runs", type=int, default=1000,
+                        help="R: the engine is measured between fuzzing runs "
+                        "of R and 3R inputs (default: 1000; 0 skips it)")
     parser.add_argument("--seconds", type=int, default=0,
                         help="also measure exec/s outside valgrind for this "
                         "long (default: 0, not measured)")
@@ -305,8 +347,8 @@ def main():
     results = {"build": str(args.build), "ops": args.ops, "targets": {}}
     columns = ["per_input", "decode", "reset", "ops", "cheap", "ledger",
                "teardown", "full", "pristine"]
-    print("| target | N | " + " | ".join(columns) + " | engine | exec/s |")
-    print("|---|---:|" + "---:|" * (len(columns) + 2))
+    print("| target | N | " + " | ".join(columns) + " | engine | entropic | exec/s |")
+    print("|---|---:|" + "---:|" * (len(columns) + 3))
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         for target in targets:
@@ -326,28 +368,32 @@ def main():
                 row = phases(profile, inputs)
                 row["inputs"] = inputs
                 if args.runs:
-                    say(f"{target}, {ops} operations: callgrind fuzzing {args.runs} inputs")
-                    corpus = scratch / f"corpus.{target}.{ops}"
-                    corpus.mkdir()
-                    out = scratch / f"{target}.{ops}.fuzz"
-                    units = callgrind(binaries / target,
-                                      [f"-runs={args.runs}", "-seed=1",
-                                       "-print_final_stats=1", "-max_len=2072",
-                                       str(corpus), str(seeds_root / target)],
-                                      ops, out)
-                    fuzz = Profile(out)
-                    entry = fuzz.inclusive(ENTRY)
-                    row["engine"] = round((fuzz.total - entry) / units) if units else None
-                    row["fuzz_per_input"] = round(entry / fuzz.calls(ENTRY))
+                    say(f"{target}, {ops} operations: callgrind fuzzing "
+                        f"{args.runs} and {3 * args.runs} inputs")
+                    row.update(engine_cost(binaries / target, seeds_root / target,
+                                           ops, args.runs, scratch / f"{target}.{ops}"))
                 if args.seconds:
                     row["exec_per_sec"] = round(exec_per_sec(
                         binaries / target, seeds_root / target, ops, args.seconds))
                 results["targets"][target][str(ops)] = row
                 cells = " | ".join(f"{row[c]:,}" for c in columns)
-                engine = f"{row['engine']:,}" if row.get("engine") is not None else "-"
+                engine = " | ".join(
+                    f"{row[c]:,}" if row.get(c) is not None else "-"
+                    for c in ("engine", "entropic"))
                 rate = f"{row['exec_per_sec']:,}" if "exec_per_sec" in row else "-"
                 print(f"| {target} | {ops} | {cells} | {engine} | {rate} |",
                       flush=True)
+        if args.runs:
+            trivial = binaries / "trivial_fuzzer"
+            if trivial.is_file():
+                say(f"trivial_fuzzer: callgrind fuzzing {args.runs} and "
+                    f"{3 * args.runs} inputs")
+                row = engine_cost(trivial, None, args.ops[0], args.runs,
+                                  scratch / "trivial")
+                results["trivial_fuzzer"] = row
+                print(f"trivial_fuzzer: engine {row['engine']:,} instructions per "
+                      f"input (entropic {row['entropic']:,}), target "
+                      f"{row['fuzz_per_input']:,}")
     if args.json:
         write_atomically(args.json, json.dumps(results, indent=2) + "\n")
 
