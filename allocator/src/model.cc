@@ -7,6 +7,7 @@
 
 #include "reservoir/plant.h"
 #include "reservoir/report.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 
@@ -58,6 +59,11 @@ bool Model::KmemCacheDestroy(KmemCache* cache) {
 }
 
 void* Model::KmemCacheAlloc(KmemCache* cache, const AllocContext& ctx) {
+  // The fast path never hands out reserve memory.
+  if (void* object = slab_.CacheAllocFast(cache, ctx, nullptr)) {
+    AfterOperation();
+    return object;
+  }
   SlabAllocInfo info;
   void* object = slab_.CacheAlloc(cache, ctx, "kmem_cache_alloc", &info);
   if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
@@ -66,11 +72,19 @@ void* Model::KmemCacheAlloc(KmemCache* cache, const AllocContext& ctx) {
 }
 
 void Model::KmemCacheFree(KmemCache* cache, const void* object, uint16_t cpu) {
-  slab_.CacheFree(cache, object, cpu);
+  if (object == nullptr || cache == nullptr ||
+      !slab_.FreeFast(cache, object, cpu)) {
+    slab_.CacheFree(cache, object, cpu);
+  }
   AfterOperation();
 }
 
 void* Model::Kmalloc(size_t size, const AllocContext& ctx) {
+  // The fast path never hands out reserve memory.
+  if (void* object = slab_.KmallocFast(size, ctx, nullptr)) {
+    AfterOperation();
+    return object;
+  }
   SlabAllocInfo info;
   void* object = slab_.Kmalloc(size, ctx, "kmalloc", &info);
   if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
@@ -79,7 +93,9 @@ void* Model::Kmalloc(size_t size, const AllocContext& ctx) {
 }
 
 void Model::Kfree(const void* object, uint16_t cpu) {
-  slab_.Kfree(object, cpu);
+  if (object == nullptr || !slab_.FreeFast(nullptr, object, cpu)) {
+    slab_.Kfree(object, cpu);
+  }
   AfterOperation();
 }
 

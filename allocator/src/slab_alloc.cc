@@ -10,6 +10,7 @@
 #include "fast_path.h"
 #include "free_pointer.h"
 #include "sanitizer.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 
@@ -146,12 +147,12 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   Slab& slab = slabs_[c.slab];
   const size_t offset = static_cast<uint8_t*>(object) -
                         static_cast<uint8_t*>(pages_->PageAddress(c.slab));
-  if (offset % cache->size != 0 || offset / cache->size >= slab.objects) {
+  const uint32_t index = ObjectIndex(*cache, slab.objects, offset);
+  if (index == kNotAnObject) {
     ReportBug(BugClass::kSlabCorruption, "slab.take_object_outside_slab", "cache %s: the CPU %d freelist "
               "points outside slab pfn %u (offset %zu)", cache->name, cpu,
               c.slab, offset);
   }
-  const uint32_t index = static_cast<uint32_t>(offset / cache->size);
   uint64_t& word = slab.in_use_map[index / 64];
   const uint64_t bit = uint64_t{1} << (index % 64);
   if (word & bit) {
@@ -184,7 +185,7 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   } else {
     UnpoisonForCaller(object, alloc_size, /*zeroed=*/false);
   }
-  if (audit_->cheap()) AuditSlab(*cache, c.slab);
+  if (audit_->cheap()) AuditSlabFast(*cache, c.slab);
   return object;
 }
 

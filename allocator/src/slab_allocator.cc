@@ -6,6 +6,7 @@
 
 #include "reservoir/report.h"
 #include "sanitizer.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 namespace {
@@ -20,19 +21,6 @@ constexpr const char* kKmallocNames[kKmallocClasses] = {
 constexpr uint32_t kMinAlign = 8;  // ARCH_KMALLOC_MINALIGN; the free pointer
 
 }  // namespace
-
-// The kernel's size_index[]: the class of sizes up to 192 by (size - 1) / 8
-// (the 96 and 192 classes sit between 64/128 and 128/256); above that the
-// classes are powers of two.
-constexpr int8_t kSizeIndex[24] = {
-    0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
-
-int KmallocIndex(size_t size) {
-  if (size == 0 || size > kKmallocMaxCacheSize) return -1;
-  if (size <= 192) return kSizeIndex[(size - 1) / 8];
-  // 193..256 -> 7 (kmalloc-256), ..., 4097..8192 -> 12 (kmalloc-8192).
-  return 31 - __builtin_clz(static_cast<uint32_t>(size - 1));
-}
 
 uint32_t KmallocClassSize(int index) { return kKmallocSizes[index]; }
 
@@ -68,6 +56,7 @@ void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
   cache->object_size = size;
   cache->align = align < kMinAlign ? kMinAlign : align;
   cache->size = (size + cache->align - 1) & ~(cache->align - 1);
+  cache->reciprocal_size = ReciprocalSize(cache->size);
   const SlabGeometry g = CalculateSlabGeometry(cache->size, nr_cpus_,
                                                max_order_);
   cache->order = g.order;
@@ -166,6 +155,7 @@ uint64_t SlabAllocator::live_objects() const {
 
 void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
                                 const char* call_site, SlabAllocInfo* info) {
+  if (void* object = CacheAllocFast(cache, ctx, info)) return object;
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
@@ -176,6 +166,7 @@ void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
 
 void* SlabAllocator::Kmalloc(size_t size, const AllocContext& ctx,
                              const char* call_site, SlabAllocInfo* info) {
+  if (void* object = KmallocFast(size, ctx, info)) return object;
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
@@ -222,12 +213,12 @@ Pfn SlabAllocator::LookupObject(const void* object, const char* api,
   const Slab& slab = slabs_[head];
   const size_t offset = static_cast<const uint8_t*>(object) -
                         static_cast<const uint8_t*>(pages_->PageAddress(head));
-  if (offset % cache.size != 0 || offset / cache.size >= slab.objects) {
+  const uint32_t index = ObjectIndex(cache, slab.objects, offset);
+  if (index == kNotAnObject) {
     ReportBug(BugClass::kInvalidFree, "slab.free_interior_pointer", "%s(%p): interior pointer into %s "
               "(offset %zu, object size %u)", api, object, cache.name, offset,
               cache.size);
   }
-  const uint32_t index = static_cast<uint32_t>(offset / cache.size);
   if (!(slab.in_use_map[index / 64] & (uint64_t{1} << (index % 64)))) {
     ReportBug(BugClass::kDoubleFree, "slab.free_object_already_free", "%s(%p): object %u of a %s slab is "
               "already free", api, object, index, cache.name);
@@ -250,7 +241,7 @@ void SlabAllocator::FreeLarge(Pfn pfn, const void* object) {
 }
 
 void SlabAllocator::Kfree(const void* object, uint16_t cpu) {
-  if (object == nullptr) return;
+  if (object == nullptr || FreeFast(nullptr, object, cpu)) return;
   uint32_t index = 0;
   const Pfn head = LookupObject(object, "kfree", &index);
   const PageFrame& frame = pages_->frame(head);
@@ -266,6 +257,7 @@ void SlabAllocator::Kfree(const void* object, uint16_t cpu) {
 void SlabAllocator::CacheFree(KmemCache* cache, const void* object,
                               uint16_t cpu) {
   if (object == nullptr) return;
+  if (cache != nullptr && FreeFast(cache, object, cpu)) return;
   uint32_t index = 0;
   const Pfn head = LookupObject(object, "kmem_cache_free", &index);
   const PageFrame& frame = pages_->frame(head);

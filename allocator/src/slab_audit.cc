@@ -61,12 +61,12 @@ uint32_t SlabAllocator::CountFreelist(const KmemCache& cache, Pfn slab_pfn,
     const size_t offset =
         static_cast<uint8_t*>(object) -
         static_cast<uint8_t*>(pages_->PageAddress(slab_pfn));
-    if (offset % cache.size != 0 || offset / cache.size >= slab.objects) {
+    const uint32_t index = ObjectIndex(cache, slab.objects, offset);
+    if (index == kNotAnObject) {
       ReportBug(BugClass::kSlabCorruption, "slab.audit_freelist_foreign_entry", "cache %s slab pfn %u: free list "
                 "entry %p is not an object of the slab", cache.name, slab_pfn,
                 object);
     }
-    const uint32_t index = static_cast<uint32_t>(offset / cache.size);
     if (slab.in_use_map[index / 64] & (uint64_t{1} << (index % 64))) {
       ReportBug(BugClass::kSlabCorruption, "slab.audit_freelist_entry_in_use", "cache %s slab pfn %u: object %u "
                 "is on the free list but in use", cache.name, slab_pfn, index);

@@ -4,6 +4,7 @@
 #include "reservoir/report.h"
 #include "reservoir/slab_allocator.h"
 #include "sanitizer.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 
@@ -37,7 +38,7 @@ void SlabAllocator::SlabFreeObject(KmemCache* cache, Pfn slab_pfn,
     c.freelist = object;
     PoisonMemory(object, cache->size);
     ++cache->stats.free_fastpath;
-    if (audit_->cheap()) AuditSlab(*cache, slab_pfn);
+    if (audit_->cheap()) AuditSlabFast(*cache, slab_pfn);
     return;
   }
   ++cache->stats.free_slowpath;
@@ -67,7 +68,7 @@ void SlabAllocator::SlabFreeObject(KmemCache* cache, Pfn slab_pfn,
       ReportBug(BugClass::kSlabCorruption, "slab.free_into_unlisted_slab", "cache %s: free into slab pfn %u "
                 "which is on no list", cache->name, slab_pfn);
   }
-  if (audit_->cheap()) AuditSlab(*cache, slab_pfn);
+  if (audit_->cheap()) AuditSlabFast(*cache, slab_pfn);
 }
 
 // deactivate_slab(): the CPU lets its active slab go; its CPU freelist

@@ -15,8 +15,19 @@ namespace reservoir {
 // kmalloc size classes: powers of two from 8 to 8192 plus 96 and 192.
 inline constexpr int kKmallocClasses = 13;
 inline constexpr uint32_t kKmallocMaxCacheSize = 8192;
-// Index 0..12 of the class for `size` (1..8192), -1 above.
-int KmallocIndex(size_t size);
+// The kernel's size_index[]: the class of sizes up to 192 by (size - 1) / 8
+// (the 96 and 192 classes sit between 64/128 and 128/256); above that the
+// classes are powers of two.
+inline constexpr int8_t kKmallocSizeIndex[24] = {
+    0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
+// Index 0..12 of the class for `size` (1..8192), -1 above. Inline: every
+// kmalloc asks it.
+inline int KmallocIndex(size_t size) {
+  if (size == 0 || size > kKmallocMaxCacheSize) return -1;
+  if (size <= 192) return kKmallocSizeIndex[(size - 1) / 8];
+  // 193..256 -> 7 (kmalloc-256), ..., 4097..8192 -> 12 (kmalloc-8192).
+  return 31 - __builtin_clz(static_cast<uint32_t>(size - 1));
+}
 uint32_t KmallocClassSize(int index);
 
 // What one object allocation did, for the reserve wrappers and oracles.
@@ -114,6 +125,24 @@ class SlabAllocator {
   void* TakeFromActiveSlabForTesting(KmemCache* cache, const AllocContext& ctx);
 
  private:
+  // The fast paths (slab_fast_path.h, inline in the allocator's own
+  // sources and the model's entry points): the CPU freelist when nothing
+  // is unusual, null / false otherwise with nothing changed, so that the
+  // full path runs from the start, takes every other way and makes every
+  // report. `info` may be null.
+  friend class Model;
+  inline void* AllocFast(KmemCache* cache, const AllocContext& ctx,
+                         size_t alloc_size, SlabAllocInfo* info);
+  inline void* KmallocFast(size_t size, const AllocContext& ctx,
+                           SlabAllocInfo* info);
+  inline void* CacheAllocFast(KmemCache* cache, const AllocContext& ctx,
+                              SlabAllocInfo* info);
+  // `expected` null: kfree(); else kmem_cache_free(expected, ...).
+  inline bool FreeFast(KmemCache* expected, const void* object, uint16_t cpu);
+  // AuditSlab()'s tests inline; AuditSlab() itself (which reports) only
+  // when one of them fails.
+  inline void AuditSlabFast(const KmemCache& cache, Pfn slab_pfn) const;
+
   void InitCache(KmemCache* cache, uint16_t id, const char* name,
                  uint32_t size, uint32_t align, bool is_kmalloc);
   void* SlabAlloc(KmemCache* cache, const AllocContext& ctx,
