@@ -27,12 +27,12 @@ Model::Model(const ModelConfig& config, uint32_t capacity_pages)
 
 bool Model::EndOperation() {
   if (!audit_.EndOperation()) return false;
-  AuditFull();
+  AuditTouched();
   return true;
 }
 
 void Model::AfterOperation() const {
-  if (audit_.full_after_each_call()) AuditFull();
+  if (audit_.full_after_each_call()) AuditTouched();
 }
 
 Pfn Model::AllocPages(int order, const AllocContext& ctx) {
@@ -103,6 +103,13 @@ void Model::AuditFull() const {
   pages_.AuditFull();
   slab_.AuditFull();
   reserves_.AuditFull();
+  complete_audit_done_ = true;
+}
+
+void Model::AuditTouched() const {
+  pages_.AuditFull();
+  slab_.AuditTouched();
+  reserves_.AuditFull();
 }
 
 void Model::SetAuditSchedule(AuditLevel level, uint32_t full_every) {
@@ -119,7 +126,11 @@ bool Model::IsPristine() {
 }
 
 void Model::CheckPristine() {
-  AuditFull();
+  // At least one complete walk per input (between two resets): this one,
+  // unless AuditFull() made it already (the executor's audit of the final
+  // state); then only what changed since, the teardown's frees, is walked.
+  if (complete_audit_done_) AuditTouched();
+  else AuditFull();
   slab_.ShrinkAll();
   if (slab_.live_objects() != 0) {
     ReportBug(BugClass::kReserveLeak, "model.pristine_slab_objects", "%llu slab objects are still live after "
@@ -162,6 +173,7 @@ void Model::Reset(const ModelConfig& config) {
   reserves_.Reconfigure(config);
   gate_.Reset();
   reserve_used_unaccounted_ = false;
+  complete_audit_done_ = false;
 }
 
 void Model::Reset() {
@@ -171,6 +183,7 @@ void Model::Reset() {
   pages_.Reset();
   gate_.Reset();
   reserve_used_unaccounted_ = false;
+  complete_audit_done_ = false;
 }
 
 }  // namespace reservoir

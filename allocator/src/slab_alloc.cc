@@ -94,6 +94,7 @@ RESERVOIR_NOINLINE void* SlabAllocator::SlabAllocSlow(
       DeactivateSlab(cache, cpu);
     } else if (c.freelist == nullptr && active.freelist != nullptr) {
       // get_freelist(): objects freed remotely into the active slab.
+      active.audited = false;  // Slab::audited: its free lists change
       c.freelist = active.freelist;
       active.freelist = nullptr;
       return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size,
@@ -167,6 +168,7 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
               "policy %s)", cache->name, c.slab, cpu, ctx.gfp,
               SlabPolicyName(policy_));
   }
+  slab.audited = false;  // Slab::audited: the object walk reads these
   c.freelist = GetFreePointer(object);
   word |= bit;
   ++slab.inuse;
@@ -192,6 +194,7 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
 void SlabAllocator::LoadFreelist(KmemCache* cache, int cpu, Pfn slab_pfn) {
   KmemCacheCpu& c = cache->cpu[cpu];
   Slab& slab = slabs_[slab_pfn];
+  slab.audited = false;  // Slab::audited: its free lists change
   slab.place = SlabPlace::kCpuActive;
   slab.cpu = static_cast<uint8_t>(cpu);
   c.slab = slab_pfn;
@@ -257,7 +260,7 @@ Pfn SlabAllocator::NewSlab(KmemCache* cache, const AllocContext& ctx,
   head.flags |= kPageSlab;
   head.owner = uint32_t{cache->id} + 1u;
   Slab& slab = slabs_[pfn];
-  slab = Slab{};
+  slab = Slab{};  // Slab::audited false: a new slab is walked
   slab.cache_id = cache->id;
   slab.objects = objects;
   slab.order = static_cast<uint8_t>(order);

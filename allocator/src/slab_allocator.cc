@@ -301,14 +301,17 @@ void SlabAllocator::ShrinkAll() {
 
 void SlabAllocator::CorruptInuseForTesting(Pfn slab_pfn, int delta) {
   slabs_[slab_pfn].inuse = static_cast<uint16_t>(slabs_[slab_pfn].inuse + delta);
+  slabs_[slab_pfn].audited = false;  // Slab::audited
 }
 
 void SlabAllocator::TagSlabForTesting(Pfn slab_pfn) {
   slabs_[slab_pfn].pfmemalloc = true;
+  slabs_[slab_pfn].audited = false;  // Slab::audited
 }
 
 void SlabAllocator::UntagSlabForTesting(Pfn slab_pfn) {
   slabs_[slab_pfn].pfmemalloc = false;
+  slabs_[slab_pfn].audited = false;  // Slab::audited
   pages_->ClearTagForTesting(slab_pfn);
 }
 

@@ -54,6 +54,7 @@ RESERVOIR_ALWAYS_INLINE void* SlabAllocator::AllocFast(KmemCache* cache,
   const uint64_t bit = uint64_t{1} << (index % 64);
   if (word & bit) return nullptr;             // TakeFromCpuFreelist reports
   ++cache->stats.alloc_fastpath;
+  slab.audited = false;  // Slab::audited: the object walk reads these
   c.freelist = GetFreePointer(object);
   word |= bit;
   ++slab.inuse;
@@ -112,6 +113,7 @@ RESERVOIR_ALWAYS_INLINE bool SlabAllocator::FreeFast(KmemCache* expected, const 
   const uint64_t bit = uint64_t{1} << (index % 64);
   if (!(word & bit)) return false;          // already free
   // SlabFreeObject()'s fast path.
+  slab.audited = false;  // Slab::audited: the object walk reads these
   word &= ~bit;
   --slab.inuse;
   --cache->live_objects;

@@ -27,6 +27,7 @@ void SlabAllocator::ListDel(Pfn* head, Pfn slab_pfn) {
 void SlabAllocator::SlabFreeObject(KmemCache* cache, Pfn slab_pfn,
                                    uint32_t index, void* object, int cpu) {
   Slab& slab = slabs_[slab_pfn];
+  slab.audited = false;  // Slab::audited: the object walk reads these
   slab.in_use_map[index / 64] &= ~(uint64_t{1} << (index % 64));
   --slab.inuse;
   --cache->live_objects;
@@ -78,6 +79,7 @@ void SlabAllocator::DeactivateSlab(KmemCache* cache, int cpu) {
   const Pfn slab_pfn = c.slab;
   if (slab_pfn == kNoPfn) return;
   Slab& slab = slabs_[slab_pfn];
+  slab.audited = false;  // Slab::audited: its free lists change
   uint32_t guard = 0;
   while (c.freelist != nullptr) {
     void* object = c.freelist;
@@ -144,6 +146,7 @@ void SlabAllocator::DiscardSlab(KmemCache* cache, Pfn slab_pfn) {
               "with %u objects in use", cache->name, slab_pfn, slab.inuse);
   }
   const int order = slab.order;
+  slab.audited = false;  // Slab::audited
   slab.place = SlabPlace::kNone;
   slab.pfmemalloc = false;
   slab.freelist = nullptr;

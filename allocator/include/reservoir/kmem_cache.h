@@ -39,6 +39,25 @@ struct Slab {
   SlabPlace place = SlabPlace::kNone;
   bool pfmemalloc = false;  // a reserve slab: built on a pfmemalloc page
   void* freelist = nullptr; // free objects not owned by a CPU freelist
+  // The touched-only full audit (SlabAllocator::AuditTouched()) may skip
+  // the walk of this slab's objects (the in-use bitmap's count, its free
+  // lists, in-use + free == objects): set when a full audit walked them and
+  // found nothing wrong, cleared by every path that changes what that walk
+  // reads. Those are the object's fields `freelist`, `inuse`, `in_use_map`
+  // and `objects`, the CPU freelist while the slab is active, and the free
+  // pointers stored in its free objects, and the allocator changes them
+  // only in TakeFromCpuFreelist / AllocFast (take an object),
+  // SlabFreeObject / FreeFast (give one back), LoadFreelist and the
+  // remote-frees case of SlabAllocSlow (a slab's freelist becomes a CPU's),
+  // DeactivateSlab (back again), NewSlab (a fresh Slab{}: clear) and
+  // DiscardSlab, plus the test-only corruption hooks: each of them clears
+  // the mark. Lists, places, counts and tags are checked for every slab
+  // by every full audit, marked or not. Memory written by a caller into a
+  // free object (a use after free) passes through no allocator path: ASan
+  // builds report it when it happens (free objects are poisoned), and the
+  // complete walk that Model::AuditFull() and the teardown's pristine check
+  // make at least once per input find it otherwise.
+  bool audited = false;
   uint64_t in_use_map[kMaxObjectsPerSlab / 64] = {};  // handed-out objects
 };
 

@@ -109,9 +109,13 @@ class SlabAllocator {
   SlabPolicy policy() const { return policy_; }
   int nr_cpus() const { return nr_cpus_; }
 
-  // Audit. Cheap: the slab an operation touched. Full: every cache.
+  // Audit. Cheap: the slab an operation touched. Full: every cache, every
+  // slab, and the objects of every slab. Touched-only: every cache and
+  // every slab, but the objects only of slabs changed since a full audit
+  // last walked them (Slab::audited); it marks what it walked.
   void AuditSlab(const KmemCache& cache, Pfn slab_pfn) const;
-  void AuditFull() const;
+  void AuditFull() const { AuditCaches(/*touched_only=*/false); }
+  void AuditTouched() const { AuditCaches(/*touched_only=*/true); }
 
   // Test-only corruption hooks for death tests.
   void CorruptInuseForTesting(Pfn slab_pfn, int delta);
@@ -188,10 +192,19 @@ class SlabAllocator {
            static_cast<size_t>(index) * cache.size;
   }
   int CpuIndex(uint16_t cpu) const { return cpu % nr_cpus_; }
-  void AuditCache(const KmemCache& cache) const;
+  void AuditCaches(bool touched_only) const;
+  void AuditCache(const KmemCache& cache, bool touched_only) const;
+  bool CacheHoldsNothing(const KmemCache& cache) const;
   void AuditInUseCount(const KmemCache& cache, Pfn slab_pfn) const;
+  // The walk of one slab's objects: the in-use count, its free list(s)
+  // (`cpu_freelist` too while it is active) and in-use + free == objects;
+  // skipped when `touched_only` and the slab is marked audited, marked
+  // when it passes.
+  void AuditObjects(const KmemCache& cache, Pfn slab_pfn, void* cpu_freelist,
+                    bool active, bool touched_only) const;
   void AuditList(const KmemCache& cache, Pfn head, SlabPlace place, int cpu,
-                 uint64_t expected, uint64_t* slabs, uint64_t* inuse) const;
+                 uint64_t expected, uint64_t* slabs, uint64_t* inuse,
+                 bool touched_only) const;
   uint32_t CountFreelist(const KmemCache& cache, Pfn slab_pfn,
                          void* head) const;
 
