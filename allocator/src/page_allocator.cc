@@ -76,6 +76,10 @@ PageAllocator::~PageAllocator() {
   std::free(frames_);
 }
 
+Pfn PageAllocator::AllocatedHeadOf(const void* address) const {
+  return AllocatedHeadOfInline(address);
+}
+
 uint64_t PageAllocator::free_pages() const {
   uint64_t total = 0;
   for (int z = 0; z < nr_zones_; ++z) total += zones_[z].free_pages;

@@ -22,6 +22,8 @@ constexpr uint32_t kMinAlign = 8;  // ARCH_KMALLOC_MINALIGN; the free pointer
 
 }  // namespace
 
+int KmallocIndex(size_t size) { return KmallocIndexInline(size); }
+
 uint32_t KmallocClassSize(int index) { return kKmallocSizes[index]; }
 
 SlabAllocator::SlabAllocator(const ModelConfig& config, PageAllocator* pages,
@@ -71,9 +73,10 @@ void SlabAllocator::Reset() {
   // In time proportional to what was used: a slot that is not live was
   // cleared when its cache was destroyed (or never used), and the kmalloc
   // caches come from templates built once per CPU count and max order.
-  for (int i = kKmallocClasses; i < kMaxCaches; ++i) {
+  for (int i = kKmallocClasses; i < slots_used_; ++i) {
     if (caches_[i].live) caches_[i] = KmemCache{};
   }
+  slots_used_ = kKmallocClasses;
   for (uint32_t& generation : generations_) generation = 0;
   KmallocTemplates*& templates = kmalloc_templates_[nr_cpus_][max_order_];
   if (templates == nullptr) {
@@ -109,6 +112,7 @@ KmemCache* SlabAllocator::CacheCreate(const char* name, uint32_t size,
       InitCache(&caches_[i], static_cast<uint16_t>(i), name, size, align,
                 /*is_kmalloc=*/false);
       caches_[i].generation = ++generations_[i];
+      if (i >= slots_used_) slots_used_ = i + 1;
       return &caches_[i];
     }
   }
@@ -140,13 +144,13 @@ const KmemCache* SlabAllocator::CacheById(uint16_t id) const {
 
 uint64_t SlabAllocator::nr_slabs() const {
   uint64_t total = 0;
-  for (const KmemCache& cache : caches_) total += cache.nr_slabs;
+  for (int i = 0; i < slots_used_; ++i) total += caches_[i].nr_slabs;
   return total;
 }
 
 uint64_t SlabAllocator::live_objects() const {
   uint64_t total = 0;
-  for (const KmemCache& cache : caches_) total += cache.live_objects;
+  for (int i = 0; i < slots_used_; ++i) total += caches_[i].live_objects;
   return total;
 }
 
@@ -291,8 +295,8 @@ size_t SlabAllocator::Ksize(const void* object) const {
 }
 
 void SlabAllocator::ShrinkAll() {
-  for (KmemCache& cache : caches_) {
-    if (cache.live) CacheShrink(&cache);
+  for (int i = 0; i < slots_used_; ++i) {
+    if (caches_[i].live) CacheShrink(&caches_[i]);
   }
 }
 

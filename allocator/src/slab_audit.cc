@@ -210,8 +210,8 @@ void SlabAllocator::AuditCache(const KmemCache& cache,
 }
 
 void SlabAllocator::AuditCaches(bool touched_only) const {
-  for (const KmemCache& cache : caches_) {
-    if (cache.live) AuditCache(cache, touched_only);
+  for (int i = 0; i < slots_used_; ++i) {
+    if (caches_[i].live) AuditCache(caches_[i], touched_only);
   }
 }
 

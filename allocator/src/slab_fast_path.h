@@ -75,7 +75,7 @@ RESERVOIR_ALWAYS_INLINE void* SlabAllocator::AllocFast(KmemCache* cache,
 RESERVOIR_ALWAYS_INLINE void* SlabAllocator::KmallocFast(size_t size, const AllocContext& ctx,
                                         SlabAllocInfo* info) {
   if (size == 0 || size > kKmallocMaxCacheSize) return nullptr;
-  return AllocFast(&caches_[KmallocIndex(size)], ctx, size, info);
+  return AllocFast(&caches_[KmallocIndexInline(size)], ctx, size, info);
 }
 
 RESERVOIR_ALWAYS_INLINE void* SlabAllocator::CacheAllocFast(KmemCache* cache,
@@ -89,7 +89,7 @@ RESERVOIR_ALWAYS_INLINE bool SlabAllocator::FreeFast(KmemCache* expected, const 
                                     uint16_t cpu) {
   if (cpu >= nr_cpus_) return false;
   // LookupObject()'s checks, each leaving to the full path when it fails.
-  const Pfn head = pages_->AllocatedHeadOf(object);
+  const Pfn head = pages_->AllocatedHeadOfInline(object);
   if (head == kNoPfn) return false;
   const PageFrame& frame = pages_->frame(head);
   if (!(frame.flags & kPageSlab)) return false;

@@ -67,9 +67,12 @@ class PageAllocator {
   }
   // The head of the allocated block holding `address` (a slab, a large
   // kmalloc or plain pages), or kNoPfn when the memory is not allocated.
-  // Inline: every kfree asks it. Blocks are aligned to their order, so the
-  // head is the first aligned pfn below whose block reaches this page.
-  Pfn AllocatedHeadOf(const void* address) const {
+  Pfn AllocatedHeadOf(const void* address) const;
+  // The same inline, for the slab allocator's kfree fast path (the out-of-
+  // line one keeps callers built with comparison tracing from tracing its
+  // loop). Blocks are aligned to their order, so the head is the first
+  // aligned pfn below whose block reaches this page.
+  Pfn AllocatedHeadOfInline(const void* address) const {
     const Pfn pfn = AddressToPfn(address);
     if (pfn == kNoPfn) return kNoPfn;
     const PageFrame* const frames = frames_;

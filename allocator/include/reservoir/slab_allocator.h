@@ -20,14 +20,17 @@ inline constexpr uint32_t kKmallocMaxCacheSize = 8192;
 // classes are powers of two.
 inline constexpr int8_t kKmallocSizeIndex[24] = {
     0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
-// Index 0..12 of the class for `size` (1..8192), -1 above. Inline: every
-// kmalloc asks it.
-inline int KmallocIndex(size_t size) {
+// Index 0..12 of the class for `size` (1..8192), -1 above.
+// KmallocIndexInline() is the same, for the allocator's own fast path; the
+// out-of-line one keeps callers in other files (built with comparison
+// tracing under libFuzzer) from tracing its comparisons.
+inline int KmallocIndexInline(size_t size) {
   if (size == 0 || size > kKmallocMaxCacheSize) return -1;
   if (size <= 192) return kKmallocSizeIndex[(size - 1) / 8];
   // 193..256 -> 7 (kmalloc-256), ..., 4097..8192 -> 12 (kmalloc-8192).
   return 31 - __builtin_clz(static_cast<uint32_t>(size - 1));
 }
+int KmallocIndex(size_t size);
 uint32_t KmallocClassSize(int index);
 
 // What one object allocation did, for the reserve wrappers and oracles.
@@ -217,6 +220,10 @@ class SlabAllocator {
   int max_order_;
   const char* last_alloc_path_ = nullptr;
   KmemCache caches_[kMaxCaches];
+  // Slots [slots_used_, kMaxCaches) have held no cache since the last reset
+  // (CacheCreate() takes the lowest free slot): the loops over every cache
+  // stop there.
+  int slots_used_ = kKmallocClasses;
   uint32_t generations_[kMaxCaches] = {};
   // The kmalloc caches as InitCache() makes them, per CPU count and max
   // order, built on first use: a reset copies them instead of computing
