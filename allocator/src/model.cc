@@ -74,7 +74,7 @@ void* Model::KmemCacheAlloc(KmemCache* cache, const AllocContext& ctx) {
 void Model::KmemCacheFree(KmemCache* cache, const void* object, uint16_t cpu) {
   if (object == nullptr || cache == nullptr ||
       !slab_.FreeFast(cache, object, cpu)) {
-    slab_.CacheFree(cache, object, cpu);
+    slab_.CacheFree(cache, object, cpu);  // tries the fast path once more
   }
   AfterOperation();
 }
@@ -93,8 +93,8 @@ void* Model::Kmalloc(size_t size, const AllocContext& ctx) {
 }
 
 void Model::Kfree(const void* object, uint16_t cpu) {
-  if (object == nullptr || !slab_.FreeFast(nullptr, object, cpu)) {
-    slab_.Kfree(object, cpu);
+  if (object != nullptr && !slab_.FreeFast(nullptr, object, cpu)) {
+    slab_.KfreeSlow(object, cpu);
   }
   AfterOperation();
 }

@@ -246,6 +246,10 @@ void SlabAllocator::FreeLarge(Pfn pfn, const void* object) {
 
 void SlabAllocator::Kfree(const void* object, uint16_t cpu) {
   if (object == nullptr || FreeFast(nullptr, object, cpu)) return;
+  KfreeSlow(object, cpu);
+}
+
+void SlabAllocator::KfreeSlow(const void* object, uint16_t cpu) {
   uint32_t index = 0;
   const Pfn head = LookupObject(object, "kfree", &index);
   const PageFrame& frame = pages_->frame(head);

@@ -92,7 +92,13 @@ RESERVOIR_ALWAYS_INLINE bool SlabAllocator::FreeFast(KmemCache* expected, const 
   const Pfn head = pages_->AllocatedHeadOfInline(object);
   if (head == kNoPfn) return false;
   const PageFrame& frame = pages_->frame(head);
-  if (!(frame.flags & kPageSlab)) return false;
+  if (!(frame.flags & kPageSlab)) {
+    if (expected != nullptr) return false;  // CacheFree() reports it
+    // kfree() of a block that is not a slab: Kfree() goes straight to
+    // FreeLarge() after the lookup; so does this, without a second one.
+    FreeLarge(head, object);
+    return true;
+  }
   KmemCache* cache;
   if (expected == nullptr) {
     cache = &caches_[frame.owner - 1];

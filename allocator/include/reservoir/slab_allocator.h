@@ -188,6 +188,8 @@ class SlabAllocator {
   Pfn LookupObject(const void* object, const char* api,
                    uint32_t* index_out) const;
   void FreeLarge(Pfn pfn, const void* object);
+  // Kfree() after its fast path declined: the lookup with every report.
+  void KfreeSlow(const void* object, uint16_t cpu);
   void ListAdd(Pfn* head, Pfn slab_pfn);
   void ListDel(Pfn* head, Pfn slab_pfn);
   void* ObjectAt(Pfn slab_pfn, uint32_t index, const KmemCache& cache) const {
