@@ -174,38 +174,52 @@ TEST_F(AuditTouchedTest, CleanRunReportsNothingAndEndsPristine) {
 }
 
 // ObjectIndex() (a multiplication by the reciprocal) against the division:
-// every slot size of 8..8192 over every offset of a slub_max_order slab,
-// and a few sizes over every offset below 2^22 (the largest block).
+// for every slot size of 8..8192, the offsets next to every object start
+// (where the quotient changes) of a slub_max_order slab and of the largest
+// block (2^22 bytes); every offset for a few sizes.
 TEST(ObjectIndexTest, AgreesWithDivision) {
-  const auto check = [](uint32_t size, size_t limit) {
+  const auto check = [](const KmemCache& cache, uint16_t objects,
+                        size_t offset) {
+    const uint32_t size = cache.size;
+    const bool object = offset % size == 0 && offset / size < objects;
+    const uint32_t index = ObjectIndex(cache, objects, offset);
+    const uint64_t quotient =
+        (offset * cache.reciprocal_size) >> kReciprocalShift;
+    if (object != (index != kNotAnObject) ||
+        (object && index != offset / size) || quotient != offset / size) {
+      ADD_FAILURE() << "size " << size << " offset " << offset;
+      return false;
+    }
+    return true;
+  };
+  const auto make = [](uint32_t size) {
     KmemCache cache;
     cache.size = size;
     cache.reciprocal_size = ReciprocalSize(size);
+    return cache;
+  };
+  for (uint32_t size = 8; size <= kKmallocMaxCacheSize; size += 8) {
+    const KmemCache cache = make(size);
+    for (size_t limit : {size_t{kPageSize} << kSlubMaxOrder,
+                         size_t{kPageSize} << kMaxOrderLimit}) {
+      const uint16_t objects = static_cast<uint16_t>(
+          std::min<size_t>(limit / size, kMaxObjectsPerSlab));
+      for (size_t start = 0; start < limit; start += size) {
+        for (size_t offset = start == 0 ? 0 : start - 1;
+             offset <= start + 1 && offset < limit; ++offset) {
+          if (!check(cache, objects, offset)) return;
+        }
+      }
+    }
+  }
+  for (uint32_t size : {8u, 96u, 4104u, 8184u}) {
+    const KmemCache cache = make(size);
+    const size_t limit = size_t{kPageSize} << kSlubMaxOrder;
     const uint16_t objects = static_cast<uint16_t>(
         std::min<size_t>(limit / size, kMaxObjectsPerSlab));
     for (size_t offset = 0; offset < limit; ++offset) {
-      const bool object =
-          offset % size == 0 && offset / size < objects;
-      const uint32_t index = ObjectIndex(cache, objects, offset);
-      if (object != (index != kNotAnObject) ||
-          (object && index != offset / size)) {
-        ADD_FAILURE() << "size " << size << " offset " << offset;
-        return;
-      }
-      // The index itself, before the range test, for offsets far beyond.
-      const uint64_t quotient =
-          (offset * cache.reciprocal_size) >> kReciprocalShift;
-      if (quotient != offset / size) {
-        ADD_FAILURE() << "quotient: size " << size << " offset " << offset;
-        return;
-      }
+      if (!check(cache, objects, offset)) return;
     }
-  };
-  for (uint32_t size = 8; size <= kKmallocMaxCacheSize; size += 8) {
-    check(size, kPageSize << kSlubMaxOrder);
-  }
-  for (uint32_t size : {8u, 4104u, 8184u}) {
-    check(size, size_t{kPageSize} << kMaxOrderLimit);
   }
 }
 
