@@ -8,3 +8,5 @@
 #define RESERVOIR_NOINLINE __attribute__((noinline))
 #define RESERVOIR_LIKELY(x) __builtin_expect(!!(x), 1)
 #define RESERVOIR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+// For the few fast paths that must not become calls of their own.
+#define RESERVOIR_ALWAYS_INLINE inline __attribute__((always_inline))

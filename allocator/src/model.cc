@@ -7,6 +7,7 @@
 
 #include "reservoir/plant.h"
 #include "reservoir/report.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 
@@ -26,12 +27,12 @@ Model::Model(const ModelConfig& config, uint32_t capacity_pages)
 
 bool Model::EndOperation() {
   if (!audit_.EndOperation()) return false;
-  AuditFull();
+  AuditTouched();
   return true;
 }
 
 void Model::AfterOperation() const {
-  if (audit_.full_after_each_call()) AuditFull();
+  if (audit_.full_after_each_call()) AuditTouched();
 }
 
 Pfn Model::AllocPages(int order, const AllocContext& ctx) {
@@ -58,6 +59,11 @@ bool Model::KmemCacheDestroy(KmemCache* cache) {
 }
 
 void* Model::KmemCacheAlloc(KmemCache* cache, const AllocContext& ctx) {
+  // The fast path never hands out reserve memory.
+  if (void* object = slab_.CacheAllocFast(cache, ctx, nullptr)) {
+    AfterOperation();
+    return object;
+  }
   SlabAllocInfo info;
   void* object = slab_.CacheAlloc(cache, ctx, "kmem_cache_alloc", &info);
   if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
@@ -66,11 +72,19 @@ void* Model::KmemCacheAlloc(KmemCache* cache, const AllocContext& ctx) {
 }
 
 void Model::KmemCacheFree(KmemCache* cache, const void* object, uint16_t cpu) {
-  slab_.CacheFree(cache, object, cpu);
+  if (object == nullptr || cache == nullptr ||
+      !slab_.FreeFast(cache, object, cpu)) {
+    slab_.CacheFree(cache, object, cpu);  // tries the fast path once more
+  }
   AfterOperation();
 }
 
 void* Model::Kmalloc(size_t size, const AllocContext& ctx) {
+  // The fast path never hands out reserve memory.
+  if (void* object = slab_.KmallocFast(size, ctx, nullptr)) {
+    AfterOperation();
+    return object;
+  }
   SlabAllocInfo info;
   void* object = slab_.Kmalloc(size, ctx, "kmalloc", &info);
   if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
@@ -79,13 +93,22 @@ void* Model::Kmalloc(size_t size, const AllocContext& ctx) {
 }
 
 void Model::Kfree(const void* object, uint16_t cpu) {
-  slab_.Kfree(object, cpu);
+  if (object != nullptr && !slab_.FreeFast(nullptr, object, cpu)) {
+    slab_.KfreeSlow(object, cpu);
+  }
   AfterOperation();
 }
 
 void Model::AuditFull() const {
   pages_.AuditFull();
   slab_.AuditFull();
+  reserves_.AuditFull();
+  complete_audit_done_ = true;
+}
+
+void Model::AuditTouched() const {
+  pages_.AuditFull();
+  slab_.AuditTouched();
   reserves_.AuditFull();
 }
 
@@ -103,7 +126,11 @@ bool Model::IsPristine() {
 }
 
 void Model::CheckPristine() {
-  AuditFull();
+  // At least one complete walk per input (between two resets): this one,
+  // unless AuditFull() made it already (the executor's audit of the final
+  // state); then only what changed since, the teardown's frees, is walked.
+  if (complete_audit_done_) AuditTouched();
+  else AuditFull();
   slab_.ShrinkAll();
   if (slab_.live_objects() != 0) {
     ReportBug(BugClass::kReserveLeak, "model.pristine_slab_objects", "%llu slab objects are still live after "
@@ -146,6 +173,7 @@ void Model::Reset(const ModelConfig& config) {
   reserves_.Reconfigure(config);
   gate_.Reset();
   reserve_used_unaccounted_ = false;
+  complete_audit_done_ = false;
 }
 
 void Model::Reset() {
@@ -155,6 +183,7 @@ void Model::Reset() {
   pages_.Reset();
   gate_.Reset();
   reserve_used_unaccounted_ = false;
+  complete_audit_done_ = false;
 }
 
 }  // namespace reservoir

@@ -77,16 +77,7 @@ PageAllocator::~PageAllocator() {
 }
 
 Pfn PageAllocator::AllocatedHeadOf(const void* address) const {
-  const Pfn pfn = AddressToPfn(address);
-  if (pfn == kNoPfn) return kNoPfn;
-  // Blocks are aligned to their order: the head is the first aligned pfn
-  // below whose block reaches this page.
-  for (int order = 0; order <= max_order_; ++order) {
-    const Pfn head = pfn & ~((1u << order) - 1);
-    const PageFrame& frame = frames_[head];
-    if ((frame.flags & kPageHead) && frame.order >= order) return head;
-  }
-  return kNoPfn;
+  return AllocatedHeadOfInline(address);
 }
 
 uint64_t PageAllocator::free_pages() const {
@@ -154,28 +145,54 @@ Pfn PageAllocator::RmqueueSmallest(Zone& zone, int order) {
   return kNoPfn;
 }
 
-// expand(): keep the lower half, give the upper halves back.
+// expand(): keep the lower half, give the upper halves back. The arena's
+// frames, the zone's bounds and max_order_ are read once into locals: a
+// byte store into a frame (flags) may alias anything as far as the
+// compiler knows, so the members would otherwise be loaded again on every
+// level of the split and of the merge.
 void PageAllocator::Expand(Zone& zone, Pfn pfn, int low, int high) {
-  uint32_t size = 1u << high;
+  PageFrame* const frames = frames_;
   while (high > low) {
     --high;
-    size >>= 1;
-    ListAdd(zone, pfn + size, high);
+    const Pfn half = pfn + (1u << high);
+    FreeArea& area = zone.free_area[high];
+    const Pfn old_head = area.head;
+    PageFrame& frame = frames[half];
+    frame.flags = kPageBuddy;
+    frame.order = static_cast<uint8_t>(high);
+    frame.owner = 0;
+    frame.prev = kNoPfn;
+    frame.next = old_head;
+    if (old_head != kNoPfn) frames[old_head].prev = half;
+    area.head = half;
+    ++area.nr_free;
   }
 }
 
 // __free_one_page(): merge with the buddy while it is a free block of the
-// same order in the same zone.
+// same order in the same zone. The buddy's removal is ListDel() written
+// out over the locals.
 void PageAllocator::FreeOneBlock(Zone& zone, Pfn pfn, int order) {
-  while (order < max_order_) {
+  PageFrame* const frames = frames_;
+  const Pfn start = zone.start_pfn;
+  const Pfn end = zone.end_pfn();
+  const int max_order = max_order_;
+  while (order < max_order) {
     Pfn buddy = pfn ^ (1u << order);
     // PLANT(wrong_buddy): the buddy is taken one block too far.
     if (RESERVOIR_PLANTED(wrong_buddy)) buddy = pfn + (2u << order);
-    if (!zone.Contains(buddy)) break;
-    const PageFrame& candidate = frames_[buddy];
+    if (buddy < start || buddy >= end) break;  // !zone.Contains(buddy)
+    PageFrame& candidate = frames[buddy];
     if (!(candidate.flags & kPageBuddy) || candidate.order != order) break;
-    ListDel(zone, buddy, order);
-    frames_[buddy].flags = 0;
+    FreeArea& area = zone.free_area[order];
+    const Pfn next = candidate.next;
+    const Pfn prev = candidate.prev;
+    if (prev != kNoPfn) frames[prev].next = next;
+    else area.head = next;
+    if (next != kNoPfn) frames[next].prev = prev;
+    candidate.next = candidate.prev = kNoPfn;
+    candidate.flags = 0;
+    --area.nr_free;
     pfn &= ~(1u << order);
     ++order;
   }
@@ -409,10 +426,13 @@ bool PageAllocator::SetStrictReserve(uint64_t pages) {
 // Reset.
 
 void PageAllocator::ResetZone(Zone& zone) {
-  // Only the touched prefix has non-pristine metadata.
-  for (Pfn pfn = zone.start_pfn; pfn < zone.untouched_pfn; ++pfn) {
-    frames_[pfn] = PageFrame{};
-  }
+  // Only the touched prefix has non-pristine metadata. The bounds in
+  // locals: the frames' byte fields may alias the zone and this object, so
+  // the compiler would load both again after every frame.
+  PageFrame* const first = frames_ + zone.start_pfn;
+  PageFrame* const last = frames_ + zone.untouched_pfn;
+#pragma clang loop unroll_count(8)
+  for (PageFrame* frame = first; frame < last; ++frame) *frame = PageFrame{};
   // Every free put its pages back poisoned; only a zone with pages still
   // out needs the touched range poisoned again.
   if (zone.untouched_pfn > zone.start_pfn &&

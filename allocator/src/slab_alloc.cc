@@ -10,6 +10,7 @@
 #include "fast_path.h"
 #include "free_pointer.h"
 #include "sanitizer.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 
@@ -93,6 +94,7 @@ RESERVOIR_NOINLINE void* SlabAllocator::SlabAllocSlow(
       DeactivateSlab(cache, cpu);
     } else if (c.freelist == nullptr && active.freelist != nullptr) {
       // get_freelist(): objects freed remotely into the active slab.
+      active.audited = false;  // Slab::audited: its free lists change
       c.freelist = active.freelist;
       active.freelist = nullptr;
       return TakeFromCpuFreelist(cache, cpu, reserve_ok, ctx, alloc_size,
@@ -146,12 +148,12 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   Slab& slab = slabs_[c.slab];
   const size_t offset = static_cast<uint8_t*>(object) -
                         static_cast<uint8_t*>(pages_->PageAddress(c.slab));
-  if (offset % cache->size != 0 || offset / cache->size >= slab.objects) {
+  const uint32_t index = ObjectIndex(*cache, slab.objects, offset);
+  if (index == kNotAnObject) {
     ReportBug(BugClass::kSlabCorruption, "slab.take_object_outside_slab", "cache %s: the CPU %d freelist "
               "points outside slab pfn %u (offset %zu)", cache->name, cpu,
               c.slab, offset);
   }
-  const uint32_t index = static_cast<uint32_t>(offset / cache->size);
   uint64_t& word = slab.in_use_map[index / 64];
   const uint64_t bit = uint64_t{1} << (index % 64);
   if (word & bit) {
@@ -166,6 +168,7 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
               "policy %s)", cache->name, c.slab, cpu, ctx.gfp,
               SlabPolicyName(policy_));
   }
+  slab.audited = false;  // Slab::audited: the object walk reads these
   c.freelist = GetFreePointer(object);
   word |= bit;
   ++slab.inuse;
@@ -184,13 +187,14 @@ void* SlabAllocator::TakeFromCpuFreelist(KmemCache* cache, int cpu,
   } else {
     UnpoisonForCaller(object, alloc_size, /*zeroed=*/false);
   }
-  if (audit_->cheap()) AuditSlab(*cache, c.slab);
+  if (audit_->cheap()) AuditSlabFast(*cache, c.slab);
   return object;
 }
 
 void SlabAllocator::LoadFreelist(KmemCache* cache, int cpu, Pfn slab_pfn) {
   KmemCacheCpu& c = cache->cpu[cpu];
   Slab& slab = slabs_[slab_pfn];
+  slab.audited = false;  // Slab::audited: its free lists change
   slab.place = SlabPlace::kCpuActive;
   slab.cpu = static_cast<uint8_t>(cpu);
   c.slab = slab_pfn;
@@ -256,7 +260,7 @@ Pfn SlabAllocator::NewSlab(KmemCache* cache, const AllocContext& ctx,
   head.flags |= kPageSlab;
   head.owner = uint32_t{cache->id} + 1u;
   Slab& slab = slabs_[pfn];
-  slab = Slab{};
+  slab = Slab{};  // Slab::audited false: a new slab is walked
   slab.cache_id = cache->id;
   slab.objects = objects;
   slab.order = static_cast<uint8_t>(order);

@@ -6,6 +6,7 @@
 
 #include "reservoir/report.h"
 #include "sanitizer.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 namespace {
@@ -21,18 +22,7 @@ constexpr uint32_t kMinAlign = 8;  // ARCH_KMALLOC_MINALIGN; the free pointer
 
 }  // namespace
 
-// The kernel's size_index[]: the class of sizes up to 192 by (size - 1) / 8
-// (the 96 and 192 classes sit between 64/128 and 128/256); above that the
-// classes are powers of two.
-constexpr int8_t kSizeIndex[24] = {
-    0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
-
-int KmallocIndex(size_t size) {
-  if (size == 0 || size > kKmallocMaxCacheSize) return -1;
-  if (size <= 192) return kSizeIndex[(size - 1) / 8];
-  // 193..256 -> 7 (kmalloc-256), ..., 4097..8192 -> 12 (kmalloc-8192).
-  return 31 - __builtin_clz(static_cast<uint32_t>(size - 1));
-}
+int KmallocIndex(size_t size) { return KmallocIndexInline(size); }
 
 uint32_t KmallocClassSize(int index) { return kKmallocSizes[index]; }
 
@@ -68,6 +58,7 @@ void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
   cache->object_size = size;
   cache->align = align < kMinAlign ? kMinAlign : align;
   cache->size = (size + cache->align - 1) & ~(cache->align - 1);
+  cache->reciprocal_size = ReciprocalSize(cache->size);
   const SlabGeometry g = CalculateSlabGeometry(cache->size, nr_cpus_,
                                                max_order_);
   cache->order = g.order;
@@ -82,9 +73,10 @@ void SlabAllocator::Reset() {
   // In time proportional to what was used: a slot that is not live was
   // cleared when its cache was destroyed (or never used), and the kmalloc
   // caches come from templates built once per CPU count and max order.
-  for (int i = kKmallocClasses; i < kMaxCaches; ++i) {
+  for (int i = kKmallocClasses; i < slots_used_; ++i) {
     if (caches_[i].live) caches_[i] = KmemCache{};
   }
+  slots_used_ = kKmallocClasses;
   for (uint32_t& generation : generations_) generation = 0;
   KmallocTemplates*& templates = kmalloc_templates_[nr_cpus_][max_order_];
   if (templates == nullptr) {
@@ -120,6 +112,7 @@ KmemCache* SlabAllocator::CacheCreate(const char* name, uint32_t size,
       InitCache(&caches_[i], static_cast<uint16_t>(i), name, size, align,
                 /*is_kmalloc=*/false);
       caches_[i].generation = ++generations_[i];
+      if (i >= slots_used_) slots_used_ = i + 1;
       return &caches_[i];
     }
   }
@@ -151,13 +144,13 @@ const KmemCache* SlabAllocator::CacheById(uint16_t id) const {
 
 uint64_t SlabAllocator::nr_slabs() const {
   uint64_t total = 0;
-  for (const KmemCache& cache : caches_) total += cache.nr_slabs;
+  for (int i = 0; i < slots_used_; ++i) total += caches_[i].nr_slabs;
   return total;
 }
 
 uint64_t SlabAllocator::live_objects() const {
   uint64_t total = 0;
-  for (const KmemCache& cache : caches_) total += cache.live_objects;
+  for (int i = 0; i < slots_used_; ++i) total += caches_[i].live_objects;
   return total;
 }
 
@@ -166,6 +159,7 @@ uint64_t SlabAllocator::live_objects() const {
 
 void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
                                 const char* call_site, SlabAllocInfo* info) {
+  if (void* object = CacheAllocFast(cache, ctx, info)) return object;
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
@@ -176,6 +170,7 @@ void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
 
 void* SlabAllocator::Kmalloc(size_t size, const AllocContext& ctx,
                              const char* call_site, SlabAllocInfo* info) {
+  if (void* object = KmallocFast(size, ctx, info)) return object;
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
@@ -222,12 +217,12 @@ Pfn SlabAllocator::LookupObject(const void* object, const char* api,
   const Slab& slab = slabs_[head];
   const size_t offset = static_cast<const uint8_t*>(object) -
                         static_cast<const uint8_t*>(pages_->PageAddress(head));
-  if (offset % cache.size != 0 || offset / cache.size >= slab.objects) {
+  const uint32_t index = ObjectIndex(cache, slab.objects, offset);
+  if (index == kNotAnObject) {
     ReportBug(BugClass::kInvalidFree, "slab.free_interior_pointer", "%s(%p): interior pointer into %s "
               "(offset %zu, object size %u)", api, object, cache.name, offset,
               cache.size);
   }
-  const uint32_t index = static_cast<uint32_t>(offset / cache.size);
   if (!(slab.in_use_map[index / 64] & (uint64_t{1} << (index % 64)))) {
     ReportBug(BugClass::kDoubleFree, "slab.free_object_already_free", "%s(%p): object %u of a %s slab is "
               "already free", api, object, index, cache.name);
@@ -250,7 +245,11 @@ void SlabAllocator::FreeLarge(Pfn pfn, const void* object) {
 }
 
 void SlabAllocator::Kfree(const void* object, uint16_t cpu) {
-  if (object == nullptr) return;
+  if (object == nullptr || FreeFast(nullptr, object, cpu)) return;
+  KfreeSlow(object, cpu);
+}
+
+void SlabAllocator::KfreeSlow(const void* object, uint16_t cpu) {
   uint32_t index = 0;
   const Pfn head = LookupObject(object, "kfree", &index);
   const PageFrame& frame = pages_->frame(head);
@@ -266,6 +265,7 @@ void SlabAllocator::Kfree(const void* object, uint16_t cpu) {
 void SlabAllocator::CacheFree(KmemCache* cache, const void* object,
                               uint16_t cpu) {
   if (object == nullptr) return;
+  if (cache != nullptr && FreeFast(cache, object, cpu)) return;
   uint32_t index = 0;
   const Pfn head = LookupObject(object, "kmem_cache_free", &index);
   const PageFrame& frame = pages_->frame(head);
@@ -299,8 +299,8 @@ size_t SlabAllocator::Ksize(const void* object) const {
 }
 
 void SlabAllocator::ShrinkAll() {
-  for (KmemCache& cache : caches_) {
-    if (cache.live) CacheShrink(&cache);
+  for (int i = 0; i < slots_used_; ++i) {
+    if (caches_[i].live) CacheShrink(&caches_[i]);
   }
 }
 
@@ -309,14 +309,17 @@ void SlabAllocator::ShrinkAll() {
 
 void SlabAllocator::CorruptInuseForTesting(Pfn slab_pfn, int delta) {
   slabs_[slab_pfn].inuse = static_cast<uint16_t>(slabs_[slab_pfn].inuse + delta);
+  slabs_[slab_pfn].audited = false;  // Slab::audited
 }
 
 void SlabAllocator::TagSlabForTesting(Pfn slab_pfn) {
   slabs_[slab_pfn].pfmemalloc = true;
+  slabs_[slab_pfn].audited = false;  // Slab::audited
 }
 
 void SlabAllocator::UntagSlabForTesting(Pfn slab_pfn) {
   slabs_[slab_pfn].pfmemalloc = false;
+  slabs_[slab_pfn].audited = false;  // Slab::audited
   pages_->ClearTagForTesting(slab_pfn);
 }
 

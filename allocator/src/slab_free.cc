@@ -4,6 +4,7 @@
 #include "reservoir/report.h"
 #include "reservoir/slab_allocator.h"
 #include "sanitizer.h"
+#include "slab_fast_path.h"
 
 namespace reservoir {
 
@@ -26,6 +27,7 @@ void SlabAllocator::ListDel(Pfn* head, Pfn slab_pfn) {
 void SlabAllocator::SlabFreeObject(KmemCache* cache, Pfn slab_pfn,
                                    uint32_t index, void* object, int cpu) {
   Slab& slab = slabs_[slab_pfn];
+  slab.audited = false;  // Slab::audited: the object walk reads these
   slab.in_use_map[index / 64] &= ~(uint64_t{1} << (index % 64));
   --slab.inuse;
   --cache->live_objects;
@@ -37,7 +39,7 @@ void SlabAllocator::SlabFreeObject(KmemCache* cache, Pfn slab_pfn,
     c.freelist = object;
     PoisonMemory(object, cache->size);
     ++cache->stats.free_fastpath;
-    if (audit_->cheap()) AuditSlab(*cache, slab_pfn);
+    if (audit_->cheap()) AuditSlabFast(*cache, slab_pfn);
     return;
   }
   ++cache->stats.free_slowpath;
@@ -67,7 +69,7 @@ void SlabAllocator::SlabFreeObject(KmemCache* cache, Pfn slab_pfn,
       ReportBug(BugClass::kSlabCorruption, "slab.free_into_unlisted_slab", "cache %s: free into slab pfn %u "
                 "which is on no list", cache->name, slab_pfn);
   }
-  if (audit_->cheap()) AuditSlab(*cache, slab_pfn);
+  if (audit_->cheap()) AuditSlabFast(*cache, slab_pfn);
 }
 
 // deactivate_slab(): the CPU lets its active slab go; its CPU freelist
@@ -77,6 +79,7 @@ void SlabAllocator::DeactivateSlab(KmemCache* cache, int cpu) {
   const Pfn slab_pfn = c.slab;
   if (slab_pfn == kNoPfn) return;
   Slab& slab = slabs_[slab_pfn];
+  slab.audited = false;  // Slab::audited: its free lists change
   uint32_t guard = 0;
   while (c.freelist != nullptr) {
     void* object = c.freelist;
@@ -143,6 +146,7 @@ void SlabAllocator::DiscardSlab(KmemCache* cache, Pfn slab_pfn) {
               "with %u objects in use", cache->name, slab_pfn, slab.inuse);
   }
   const int order = slab.order;
+  slab.audited = false;  // Slab::audited
   slab.place = SlabPlace::kNone;
   slab.pfmemalloc = false;
   slab.freelist = nullptr;

@@ -4,6 +4,7 @@
 // debugging) a full list.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "reservoir/gfp.h"
@@ -38,6 +39,25 @@ struct Slab {
   SlabPlace place = SlabPlace::kNone;
   bool pfmemalloc = false;  // a reserve slab: built on a pfmemalloc page
   void* freelist = nullptr; // free objects not owned by a CPU freelist
+  // The touched-only full audit (SlabAllocator::AuditTouched()) may skip
+  // the walk of this slab's objects (the in-use bitmap's count, its free
+  // lists, in-use + free == objects): set when a full audit walked them and
+  // found nothing wrong, cleared by every path that changes what that walk
+  // reads. Those are the object's fields `freelist`, `inuse`, `in_use_map`
+  // and `objects`, the CPU freelist while the slab is active, and the free
+  // pointers stored in its free objects, and the allocator changes them
+  // only in TakeFromCpuFreelist / AllocFast (take an object),
+  // SlabFreeObject / FreeFast (give one back), LoadFreelist and the
+  // remote-frees case of SlabAllocSlow (a slab's freelist becomes a CPU's),
+  // DeactivateSlab (back again), NewSlab (a fresh Slab{}: clear) and
+  // DiscardSlab, plus the test-only corruption hooks: each of them clears
+  // the mark. Lists, places, counts and tags are checked for every slab
+  // by every full audit, marked or not. Memory written by a caller into a
+  // free object (a use after free) passes through no allocator path: ASan
+  // builds report it when it happens (free objects are poisoned), and the
+  // complete walk that Model::AuditFull() and the teardown's pristine check
+  // make at least once per input find it otherwise.
+  bool audited = false;
   uint64_t in_use_map[kMaxObjectsPerSlab / 64] = {};  // handed-out objects
 };
 
@@ -71,6 +91,10 @@ struct KmemCache {
   uint32_t object_size = 0;  // what the creator asked for
   uint32_t size = 0;         // slot size: object_size aligned
   uint32_t align = 0;
+  // obj_to_index() without a division: the index of the object at byte
+  // `offset` of a slab is (offset * reciprocal_size) >> kReciprocalShift,
+  // exact for every offset inside a slab (ObjectIndex()).
+  uint64_t reciprocal_size = 0;
   uint8_t order = 0;         // preferred slab order (calculate_order)
   uint8_t min_order = 0;     // fallback order that still fits one object
   uint16_t objects = 0;      // objects in a slab of `order`
@@ -99,5 +123,29 @@ struct SlabGeometry {
   uint16_t min_partial = 0;
 };
 SlabGeometry CalculateSlabGeometry(uint32_t size, int nr_cpus, int max_order);
+
+// The reciprocal of a slot size for KmemCache::reciprocal_size. With
+// m = ceil(2^35 / size) and size <= 2^13 (kKmallocMaxCacheSize), the
+// error m * size - 2^35 is below size, so floor(n * m / 2^35) ==
+// floor(n / size) for every n < 2^22 (no slab is larger: kPageSize <<
+// kMaxOrderLimit), and n * m stays below 2^55.
+inline constexpr int kReciprocalShift = 35;
+constexpr uint64_t ReciprocalSize(uint32_t size) {
+  return ((uint64_t{1} << kReciprocalShift) + size - 1) / size;
+}
+
+// The index of the object that starts at byte `offset` of a slab of
+// `objects` slots of `cache`, or kNotAnObject when no object starts there
+// (outside the slab, or inside an object). The same answer as
+// `offset % size != 0 || offset / size >= objects`.
+inline constexpr uint32_t kNotAnObject = UINT32_MAX;
+inline uint32_t ObjectIndex(const KmemCache& cache, uint16_t objects,
+                            size_t offset) {
+  if (offset >= static_cast<size_t>(objects) * cache.size) return kNotAnObject;
+  const uint32_t index = static_cast<uint32_t>(
+      (offset * cache.reciprocal_size) >> kReciprocalShift);
+  if (static_cast<size_t>(index) * cache.size != offset) return kNotAnObject;
+  return index;
+}
 
 }  // namespace reservoir

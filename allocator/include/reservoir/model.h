@@ -69,7 +69,8 @@ class Model {
                                  ReserveId node);
   void FreePagesReserve(const ReserveGrant& grant);
 
-  // The full audit of every layer (reports on the first broken invariant).
+  // The full audit of every layer (reports on the first broken invariant),
+  // every slab's objects included.
   void AuditFull() const;
   // Changes how much is checked after each operation from now on.
   void SetAuditLevel(AuditLevel level) { SetAuditSchedule(level, 0); }
@@ -117,6 +118,10 @@ class Model {
 
  private:
   void AfterOperation() const;
+  // The full audit with the slab layer's touched-only walk
+  // (SlabAllocator::AuditTouched()): what the schedule runs between
+  // operations and the pristine check runs once a complete walk was made.
+  void AuditTouched() const;
   // Charges `charge` bytes, then runs `allocate` with the caller's own
   // context; undoes the charge if it fails, and reports a guarantee
   // violation when the failure cannot be explained. `in_softirq` is the
@@ -137,6 +142,10 @@ class Model {
   SlabAllocator slab_;
   ReserveTree reserves_;
   bool reserve_used_unaccounted_ = false;
+  // A complete AuditFull() ran since the last reset: the pristine check
+  // may then walk only the slabs touched since (the teardown's frees).
+  // Otherwise it makes the input's complete walk itself.
+  mutable bool complete_audit_done_ = false;
 };
 
 }  // namespace reservoir

@@ -15,7 +15,21 @@ namespace reservoir {
 // kmalloc size classes: powers of two from 8 to 8192 plus 96 and 192.
 inline constexpr int kKmallocClasses = 13;
 inline constexpr uint32_t kKmallocMaxCacheSize = 8192;
+// The kernel's size_index[]: the class of sizes up to 192 by (size - 1) / 8
+// (the 96 and 192 classes sit between 64/128 and 128/256); above that the
+// classes are powers of two.
+inline constexpr int8_t kKmallocSizeIndex[24] = {
+    0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
 // Index 0..12 of the class for `size` (1..8192), -1 above.
+// KmallocIndexInline() is the same, for the allocator's own fast path; the
+// out-of-line one keeps callers in other files (built with comparison
+// tracing under libFuzzer) from tracing its comparisons.
+inline int KmallocIndexInline(size_t size) {
+  if (size == 0 || size > kKmallocMaxCacheSize) return -1;
+  if (size <= 192) return kKmallocSizeIndex[(size - 1) / 8];
+  // 193..256 -> 7 (kmalloc-256), ..., 4097..8192 -> 12 (kmalloc-8192).
+  return 31 - __builtin_clz(static_cast<uint32_t>(size - 1));
+}
 int KmallocIndex(size_t size);
 uint32_t KmallocClassSize(int index);
 
@@ -98,9 +112,13 @@ class SlabAllocator {
   SlabPolicy policy() const { return policy_; }
   int nr_cpus() const { return nr_cpus_; }
 
-  // Audit. Cheap: the slab an operation touched. Full: every cache.
+  // Audit. Cheap: the slab an operation touched. Full: every cache, every
+  // slab, and the objects of every slab. Touched-only: every cache and
+  // every slab, but the objects only of slabs changed since a full audit
+  // last walked them (Slab::audited); it marks what it walked.
   void AuditSlab(const KmemCache& cache, Pfn slab_pfn) const;
-  void AuditFull() const;
+  void AuditFull() const { AuditCaches(/*touched_only=*/false); }
+  void AuditTouched() const { AuditCaches(/*touched_only=*/true); }
 
   // Test-only corruption hooks for death tests.
   void CorruptInuseForTesting(Pfn slab_pfn, int delta);
@@ -114,6 +132,24 @@ class SlabAllocator {
   void* TakeFromActiveSlabForTesting(KmemCache* cache, const AllocContext& ctx);
 
  private:
+  // The fast paths (slab_fast_path.h, inline in the allocator's own
+  // sources and the model's entry points): the CPU freelist when nothing
+  // is unusual, null / false otherwise with nothing changed, so that the
+  // full path runs from the start, takes every other way and makes every
+  // report. `info` may be null.
+  friend class Model;
+  inline void* AllocFast(KmemCache* cache, const AllocContext& ctx,
+                         size_t alloc_size, SlabAllocInfo* info);
+  inline void* KmallocFast(size_t size, const AllocContext& ctx,
+                           SlabAllocInfo* info);
+  inline void* CacheAllocFast(KmemCache* cache, const AllocContext& ctx,
+                              SlabAllocInfo* info);
+  // `expected` null: kfree(); else kmem_cache_free(expected, ...).
+  inline bool FreeFast(KmemCache* expected, const void* object, uint16_t cpu);
+  // AuditSlab()'s tests inline; AuditSlab() itself (which reports) only
+  // when one of them fails.
+  inline void AuditSlabFast(const KmemCache& cache, Pfn slab_pfn) const;
+
   void InitCache(KmemCache* cache, uint16_t id, const char* name,
                  uint32_t size, uint32_t align, bool is_kmalloc);
   void* SlabAlloc(KmemCache* cache, const AllocContext& ctx,
@@ -152,6 +188,8 @@ class SlabAllocator {
   Pfn LookupObject(const void* object, const char* api,
                    uint32_t* index_out) const;
   void FreeLarge(Pfn pfn, const void* object);
+  // Kfree() after its fast path declined: the lookup with every report.
+  void KfreeSlow(const void* object, uint16_t cpu);
   void ListAdd(Pfn* head, Pfn slab_pfn);
   void ListDel(Pfn* head, Pfn slab_pfn);
   void* ObjectAt(Pfn slab_pfn, uint32_t index, const KmemCache& cache) const {
@@ -159,10 +197,19 @@ class SlabAllocator {
            static_cast<size_t>(index) * cache.size;
   }
   int CpuIndex(uint16_t cpu) const { return cpu % nr_cpus_; }
-  void AuditCache(const KmemCache& cache) const;
+  void AuditCaches(bool touched_only) const;
+  void AuditCache(const KmemCache& cache, bool touched_only) const;
+  bool CacheHoldsNothing(const KmemCache& cache) const;
   void AuditInUseCount(const KmemCache& cache, Pfn slab_pfn) const;
+  // The walk of one slab's objects: the in-use count, its free list(s)
+  // (`cpu_freelist` too while it is active) and in-use + free == objects;
+  // skipped when `touched_only` and the slab is marked audited, marked
+  // when it passes.
+  void AuditObjects(const KmemCache& cache, Pfn slab_pfn, void* cpu_freelist,
+                    bool active, bool touched_only) const;
   void AuditList(const KmemCache& cache, Pfn head, SlabPlace place, int cpu,
-                 uint64_t expected, uint64_t* slabs, uint64_t* inuse) const;
+                 uint64_t expected, uint64_t* slabs, uint64_t* inuse,
+                 bool touched_only) const;
   uint32_t CountFreelist(const KmemCache& cache, Pfn slab_pfn,
                          void* head) const;
 
@@ -175,6 +222,10 @@ class SlabAllocator {
   int max_order_;
   const char* last_alloc_path_ = nullptr;
   KmemCache caches_[kMaxCaches];
+  // Slots [slots_used_, kMaxCaches) have held no cache since the last reset
+  // (CacheCreate() takes the lowest free slot): the loops over every cache
+  // stop there.
+  int slots_used_ = kKmallocClasses;
   uint32_t generations_[kMaxCaches] = {};
   // The kmalloc caches as InitCache() makes them, per CPU count and max
   // order, built on first use: a reset copies them instead of computing
