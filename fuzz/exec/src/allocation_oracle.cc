@@ -54,6 +54,13 @@ void AllocationOracle::Before() {
   if (shown_) api_->ReadLevels(&before_);
 }
 
+// After the call only the two page counters are read: they are all the
+// judgement takes from after the call (a new block made, pages freed on
+// the way); every level it judges by is the one read before the call.
+void AllocationOracle::ReadAfter() {
+  api_->ReadPageCounters(&after_allocs_, &after_frees_);
+}
+
 bool AllocationOracle::injected_during_call() const {
   return api_->InjectedFailures() != injected_before_;
 }
@@ -73,7 +80,7 @@ Origin AllocationOracle::JudgeNewBlock(const char* what,
   // the levels read before it inexact, and an injected failure may have
   // made an attempt fail that would have fitted: the block is then not
   // judged, and its tag stands for its origin.
-  if (after_.page_frees != before_.page_frees || injected_during_call()) {
+  if (after_frees_ != before_.page_frees || injected_during_call()) {
     return block.tagged ? Origin::kReserve : Origin::kNormal;
   }
   // A slab above its fallback order came from the preferred-order try,
@@ -147,7 +154,7 @@ Origin AllocationOracle::AfterPages(const char* what,
                                     const AttemptList& attempts, int order,
                                     PageHandle page) {
   if (!shown_ || attempts.count == 0) return Origin::kUnknown;
-  api_->ReadLevels(&after_);
+  ReadAfter();
   if (page == kNoPage) {
     if (injected_during_call()) return Origin::kUnknown;
     for (int i = 0; i < attempts.count; ++i) {
@@ -163,7 +170,7 @@ Origin AllocationOracle::AfterPages(const char* what,
   }
   BlockView block;
   if (!api_->BlockOf(api_->PageAddress(page), &block)) return Origin::kUnknown;
-  if (after_.page_allocs != before_.page_allocs + 1) return Origin::kUnknown;
+  if (after_allocs_ != before_.page_allocs + 1) return Origin::kUnknown;
   int attempt = -1;
   const Origin origin = JudgeNewBlock(what, attempts, block, 0, &attempt);
   record_.Record(block.head, origin);
@@ -175,7 +182,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
                                    const SlabTarget& target,
                                    const void* object, const char* path) {
   if (!shown_ || attempts.count == 0) return Origin::kUnknown;
-  api_->ReadLevels(&after_);
+  ReadAfter();
   const bool injected = injected_during_call();
   const char* where = path != nullptr ? path : what;
   if (object == nullptr) {
@@ -214,7 +221,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
   }
   BlockView block;
   if (!api_->BlockOf(object, &block)) return Origin::kUnknown;
-  const bool new_block = after_.page_allocs == before_.page_allocs + 1;
+  const bool new_block = after_allocs_ == before_.page_allocs + 1;
   Origin origin;
   int attempt = -1;
   if (new_block) {

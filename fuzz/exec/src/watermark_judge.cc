@@ -12,11 +12,11 @@ constexpr int kHighMem = 1;
 
 // Whether a block of `order` exists at all (what NO_WATERMARKS needs, and
 // what the watermark test asks of order > 0).
-bool HasBlock(const ZoneView& zone, int order, int max_order) {
-  for (int o = order; o <= max_order; ++o) {
-    if (zone.nr_free[o] > 0) return true;
-  }
-  return false;
+// free_orders has no bit above the zone's max_order, so any bit at or
+// above `order` is a block of `order` or larger.
+bool HasBlock(const ZoneView& zone, int order) {
+  return order >= 0 && order <= kMaxOrderLimit &&
+         (zone.free_orders >> order) != 0;
 }
 
 // One zone's watermark test for an attempt with `mark` pages and the
@@ -26,7 +26,7 @@ bool HasBlock(const ZoneView& zone, int order, int max_order) {
 // its lowmem_reserve for the request's class zone and the strict reserve,
 // which no relaxation reaches.
 bool PassesMark(const ZoneView& zone, int order, uint64_t mark, int classzone,
-                bool high, bool non_block, bool oom, int max_order) {
+                bool high, bool non_block, bool oom) {
   int64_t min = static_cast<int64_t>(mark);
   if (high) {
     min -= min / 2;
@@ -39,7 +39,7 @@ bool PassesMark(const ZoneView& zone, int order, uint64_t mark, int classzone,
   const int64_t usable =
       static_cast<int64_t>(zone.free) - ((int64_t{1} << order) - 1);
   if (usable <= floor) return false;
-  return order == 0 || HasBlock(zone, order, max_order);
+  return order == 0 || HasBlock(zone, order);
 }
 
 }  // namespace
@@ -62,20 +62,20 @@ WatermarkJudgement JudgeWatermarks(const LevelsView& levels, int order,
     const ZoneView& zone = levels.zone[z];
     if (j.fast_zone < 0 &&
         PassesMark(zone, order, zone.watermark[1], j.classzone, false, false,
-                   false, levels.max_order)) {
+                   false)) {
       j.fast_zone = z;
     }
     if (j.slow_zone < 0 &&
         PassesMark(zone, order, zone.watermark[0], j.classzone, high,
-                   non_block, oom, levels.max_order)) {
+                   non_block, oom)) {
       j.slow_zone = z;
     }
-    if (j.reserve_zone < 0 && HasBlock(zone, order, levels.max_order)) {
+    if (j.reserve_zone < 0 && HasBlock(zone, order)) {
       j.reserve_zone = z;
     }
     if (j.nofail_zone < 0 &&
         PassesMark(zone, order, zone.watermark[0], j.classzone, true,
-                   false, false, levels.max_order)) {
+                   false, false)) {
       j.nofail_zone = z;
     }
   }
