@@ -24,12 +24,13 @@ bool ReservoirModel::ReadLevels(LevelsView* out) const {
     for (int i = 0; i < kMaxZones; ++i) view.lowmem_reserve[i] = zone.lowmem_reserve[i];
     view.pages_emerg = zone.pages_emerg;
     view.pfmemalloc = zone.pfmemalloc_pages;
-    // Orders 0..max_order only: no bit above it (watermark_judge.cc).
+    // Every order of the array (a fixed count the compiler unrolls), then
+    // orders 0..max_order only: no bit above it (watermark_judge.cc).
     uint32_t free_orders = 0;
-    for (int o = 0; o <= max_order; ++o) {
+    for (int o = 0; o <= kMaxOrderLimit; ++o) {
       free_orders |= static_cast<uint32_t>(zone.free_area[o].nr_free != 0) << o;
     }
-    view.free_orders = free_orders;
+    view.free_orders = free_orders & ((uint32_t{2} << max_order) - 1);
   }
   out->page_allocs = pages.stats().alloc_ok;
   out->page_frees = pages.stats().frees;
