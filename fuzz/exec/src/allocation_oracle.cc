@@ -92,11 +92,11 @@ Origin AllocationOracle::JudgeNewBlock(const char* what,
     }
   }
   ExpectedPage expected;
-  WatermarkJudgement judgement;
   int used = -1;
   for (int i = 0; i < attempts.count && used < 0; ++i) {
-    judgement = JudgeWatermarks(before_, block.order, attempts.at[i].ctx);
-    if (ExpectPage(judgement, attempts.at[i].ctx, &expected)) used = i;
+    if (ExpectPageFor(before_, block.order, attempts.at[i].ctx, &expected)) {
+      used = i;
+    }
   }
   const AllocContext& last = attempts.at[attempts.count - 1].ctx;
   if (used < 0) {
@@ -108,8 +108,8 @@ Origin AllocationOracle::JudgeNewBlock(const char* what,
     }
     ExpectedPage ignored;
     for (int i = 0; i < attempts.count; ++i) {
-      if (ExpectPage(JudgeWatermarks(no_lowmem, block.order, attempts.at[i].ctx),
-                     attempts.at[i].ctx, &ignored) &&
+      if (ExpectPageFor(no_lowmem, block.order, attempts.at[i].ctx,
+                        &ignored) &&
           ZoneOfPage(before_, block.head) != kHighMemZone) {
         ReportWatermark("lowmem_reserve", what, last, block.order,
                         "served from the Normal zone below its watermark plus "
@@ -160,7 +160,7 @@ Origin AllocationOracle::AfterPages(const char* what,
     for (int i = 0; i < attempts.count; ++i) {
       ExpectedPage expected;
       const AllocContext& ctx = attempts.at[i].ctx;
-      if (ExpectPage(JudgeWatermarks(before_, order, ctx), ctx, &expected)) {
+      if (ExpectPageFor(before_, order, ctx, &expected)) {
         ReportWatermark("watermark_refused", what, ctx, order,
                         "failed although, by the levels before the call, the "
                         "attempt should have succeeded");
@@ -207,7 +207,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
       for (int i = 0; i < attempts.count; ++i) {
         ExpectedPage expected;
         const AllocContext& ctx = attempts.at[i].ctx;
-        if (ExpectPage(JudgeWatermarks(before_, order, ctx), ctx, &expected)) {
+        if (ExpectPageFor(before_, order, ctx, &expected)) {
           ReportWatermark("watermark_refused", what, ctx, order,
                           large ? "a large kmalloc failed although its block "
                                   "fitted by the levels before the call"
@@ -259,8 +259,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
     ExpectedPage expected;
     const int order = FallbackOrder(target.slot_size);
     if (order <= before_.max_order &&
-        ExpectPage(JudgeWatermarks(before_, order, normal), normal,
-                   &expected)) {
+        ExpectPageFor(before_, order, normal, &expected)) {
       char place[96];
       Place(place, sizeof(place), "nomixing_reserve_unneeded", where);
       ReportBug(BugClass::kSlabMixing, place,
