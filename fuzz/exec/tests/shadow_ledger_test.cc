@@ -114,6 +114,9 @@ struct Tree {
     live.push_back(b);
     ledger.Created(a, model.ReserveRoot());
     ledger.Created(b, a);
+    // Room to charge: a kmalloc demand on each (its limit).
+    EXPECT_EQ(model.ReserveKmallocSet(a, 4096), 0);
+    EXPECT_EQ(model.ReserveKmallocSet(b, 4096), 0);
   }
   void Charge(ReserveHandle node, uint64_t bytes) {
     ASSERT_EQ(model.ReserveCharge(node, bytes), 0);
@@ -130,9 +133,14 @@ TEST(ShadowLedgerTest, AgreesWithTheModelOverChargesAndMoves) {
   EXPECT_EQ(tree.ledger.SubtreeCharges(tree.model.ReserveRoot()), 340u);
   EXPECT_EQ(tree.ledger.SubtreeCharges(tree.a), 340u);
   // b moves to the root: its charges leave a's sum.
+  ASSERT_EQ(tree.model.ReserveDisconnect(tree.b), 0);
+  tree.ledger.Detached(tree.b);
+  tree.Check();
+  EXPECT_EQ(tree.ledger.SubtreeCharges(tree.model.ReserveRoot()), 40u);
   ASSERT_EQ(tree.model.ReserveConnect(tree.b, tree.model.ReserveRoot()), 0);
   tree.ledger.Attached(tree.b, tree.model.ReserveRoot());
   tree.Check();
+  EXPECT_EQ(tree.ledger.SubtreeCharges(tree.model.ReserveRoot()), 340u);
   EXPECT_EQ(tree.ledger.SubtreeCharges(tree.a), 40u);
   tree.model.ReserveUncharge(tree.b, 300);
   tree.ledger.Uncharged(tree.b, 300);
@@ -159,7 +167,7 @@ TEST(ShadowLedgerTest, ReportsAChargeTheModelDoesNotHave) {
 TEST(ShadowLedgerTest, ReportsAParentTheLedgerDoesNotHave) {
   Tree tree;
   tree.Charge(tree.b, 16);
-  ASSERT_EQ(tree.model.ReserveConnect(tree.b, tree.model.ReserveRoot()), 0);
+  ASSERT_EQ(tree.model.ReserveDisconnect(tree.b), 0);
   // The ledger still has b under a: a's expected usage is then wrong too,
   // and the usage is what is checked first.
   EXPECT_DEATH(tree.Check(), "exec.ledger_(usage|parent)/test_op");
