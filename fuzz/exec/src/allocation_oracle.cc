@@ -54,6 +54,13 @@ void AllocationOracle::Before() {
   if (shown_) api_->ReadLevels(&before_);
 }
 
+// After the call only the two page counters are read: they are all the
+// judgement takes from after the call (a new block made, pages freed on
+// the way); every level it judges by is the one read before the call.
+void AllocationOracle::ReadAfter() {
+  api_->ReadPageCounters(&after_allocs_, &after_frees_);
+}
+
 bool AllocationOracle::injected_during_call() const {
   return api_->InjectedFailures() != injected_before_;
 }
@@ -73,7 +80,7 @@ Origin AllocationOracle::JudgeNewBlock(const char* what,
   // the levels read before it inexact, and an injected failure may have
   // made an attempt fail that would have fitted: the block is then not
   // judged, and its tag stands for its origin.
-  if (after_.page_frees != before_.page_frees || injected_during_call()) {
+  if (after_frees_ != before_.page_frees || injected_during_call()) {
     return block.tagged ? Origin::kReserve : Origin::kNormal;
   }
   // A slab above its fallback order came from the preferred-order try,
@@ -85,11 +92,11 @@ Origin AllocationOracle::JudgeNewBlock(const char* what,
     }
   }
   ExpectedPage expected;
-  WatermarkJudgement judgement;
   int used = -1;
   for (int i = 0; i < attempts.count && used < 0; ++i) {
-    judgement = JudgeWatermarks(before_, block.order, attempts.at[i].ctx);
-    if (ExpectPage(judgement, attempts.at[i].ctx, &expected)) used = i;
+    if (ExpectPageFor(before_, block.order, attempts.at[i].ctx, &expected)) {
+      used = i;
+    }
   }
   const AllocContext& last = attempts.at[attempts.count - 1].ctx;
   if (used < 0) {
@@ -101,8 +108,8 @@ Origin AllocationOracle::JudgeNewBlock(const char* what,
     }
     ExpectedPage ignored;
     for (int i = 0; i < attempts.count; ++i) {
-      if (ExpectPage(JudgeWatermarks(no_lowmem, block.order, attempts.at[i].ctx),
-                     attempts.at[i].ctx, &ignored) &&
+      if (ExpectPageFor(no_lowmem, block.order, attempts.at[i].ctx,
+                        &ignored) &&
           ZoneOfPage(before_, block.head) != kHighMemZone) {
         ReportWatermark("lowmem_reserve", what, last, block.order,
                         "served from the Normal zone below its watermark plus "
@@ -147,13 +154,13 @@ Origin AllocationOracle::AfterPages(const char* what,
                                     const AttemptList& attempts, int order,
                                     PageHandle page) {
   if (!shown_ || attempts.count == 0) return Origin::kUnknown;
-  api_->ReadLevels(&after_);
+  ReadAfter();
   if (page == kNoPage) {
     if (injected_during_call()) return Origin::kUnknown;
     for (int i = 0; i < attempts.count; ++i) {
       ExpectedPage expected;
       const AllocContext& ctx = attempts.at[i].ctx;
-      if (ExpectPage(JudgeWatermarks(before_, order, ctx), ctx, &expected)) {
+      if (ExpectPageFor(before_, order, ctx, &expected)) {
         ReportWatermark("watermark_refused", what, ctx, order,
                         "failed although, by the levels before the call, the "
                         "attempt should have succeeded");
@@ -163,7 +170,7 @@ Origin AllocationOracle::AfterPages(const char* what,
   }
   BlockView block;
   if (!api_->BlockOf(api_->PageAddress(page), &block)) return Origin::kUnknown;
-  if (after_.page_allocs != before_.page_allocs + 1) return Origin::kUnknown;
+  if (after_allocs_ != before_.page_allocs + 1) return Origin::kUnknown;
   int attempt = -1;
   const Origin origin = JudgeNewBlock(what, attempts, block, 0, &attempt);
   record_.Record(block.head, origin);
@@ -175,7 +182,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
                                    const SlabTarget& target,
                                    const void* object, const char* path) {
   if (!shown_ || attempts.count == 0) return Origin::kUnknown;
-  api_->ReadLevels(&after_);
+  ReadAfter();
   const bool injected = injected_during_call();
   const char* where = path != nullptr ? path : what;
   if (object == nullptr) {
@@ -200,7 +207,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
       for (int i = 0; i < attempts.count; ++i) {
         ExpectedPage expected;
         const AllocContext& ctx = attempts.at[i].ctx;
-        if (ExpectPage(JudgeWatermarks(before_, order, ctx), ctx, &expected)) {
+        if (ExpectPageFor(before_, order, ctx, &expected)) {
           ReportWatermark("watermark_refused", what, ctx, order,
                           large ? "a large kmalloc failed although its block "
                                   "fitted by the levels before the call"
@@ -214,7 +221,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
   }
   BlockView block;
   if (!api_->BlockOf(object, &block)) return Origin::kUnknown;
-  const bool new_block = after_.page_allocs == before_.page_allocs + 1;
+  const bool new_block = after_allocs_ == before_.page_allocs + 1;
   Origin origin;
   int attempt = -1;
   if (new_block) {
@@ -252,8 +259,7 @@ Origin AllocationOracle::AfterSlab(const char* what,
     ExpectedPage expected;
     const int order = FallbackOrder(target.slot_size);
     if (order <= before_.max_order &&
-        ExpectPage(JudgeWatermarks(before_, order, normal), normal,
-                   &expected)) {
+        ExpectPageFor(before_, order, normal, &expected)) {
       char place[96];
       Place(place, sizeof(place), "nomixing_reserve_unneeded", where);
       ReportBug(BugClass::kSlabMixing, place,

@@ -150,40 +150,7 @@ bool ReservoirModel::OnReserveMemory(const void* object) const {
   return frame.flags & kPagePfmemalloc;
 }
 
-bool ReservoirModel::ReadLevels(LevelsView* out) const {
-  const PageAllocator& pages = model_.pages();
-  out->nr_zones = pages.nr_zones();
-  out->max_order = pages.max_order();
-  for (int z = 0; z < pages.nr_zones(); ++z) {
-    const Zone& zone = pages.zone(z);
-    ZoneView& view = out->zone[z];
-    view.start = zone.start_pfn;
-    view.managed = zone.managed_pages;
-    view.free = zone.free_pages;
-    for (int i = 0; i < 3; ++i) view.watermark[i] = zone.watermark[i];
-    for (int i = 0; i < kMaxZones; ++i) view.lowmem_reserve[i] = zone.lowmem_reserve[i];
-    view.pages_emerg = zone.pages_emerg;
-    view.pfmemalloc = zone.pfmemalloc_pages;
-    for (int o = 0; o <= pages.max_order(); ++o) {
-      view.nr_free[o] = zone.free_area[o].nr_free;
-    }
-  }
-  out->page_allocs = pages.stats().alloc_ok;
-  out->page_frees = pages.stats().frees;
-  return true;
-}
-
-bool ReservoirModel::BlockOf(const void* object, BlockView* out) const {
-  const Pfn head = model_.pages().AllocatedHeadOf(object);
-  if (head == kNoPfn) return false;
-  const PageFrame& frame = model_.pages().frame(head);
-  out->head = head;
-  out->slab = frame.flags & kPageSlab;
-  out->order = out->slab ? model_.slab().slab(head).order : frame.order;
-  out->tagged = out->slab ? model_.slab().slab(head).pfmemalloc
-                          : (frame.flags & kPagePfmemalloc) != 0;
-  return true;
-}
+// ReadLevels, ReadPageCounters and BlockOf: reservoir_model_views.cc.
 
 bool ReservoirModel::VisitSlabCandidates(CacheHandle cache,
                                          size_t kmalloc_size, uint16_t cpu,

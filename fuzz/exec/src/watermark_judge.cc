@@ -12,11 +12,11 @@ constexpr int kHighMem = 1;
 
 // Whether a block of `order` exists at all (what NO_WATERMARKS needs, and
 // what the watermark test asks of order > 0).
-bool HasBlock(const ZoneView& zone, int order, int max_order) {
-  for (int o = order; o <= max_order; ++o) {
-    if (zone.nr_free[o] > 0) return true;
-  }
-  return false;
+// free_orders has no bit above the zone's max_order, so any bit at or
+// above `order` is a block of `order` or larger.
+bool HasBlock(const ZoneView& zone, int order) {
+  return order >= 0 && order <= kMaxOrderLimit &&
+         (zone.free_orders >> order) != 0;
 }
 
 // One zone's watermark test for an attempt with `mark` pages and the
@@ -26,7 +26,7 @@ bool HasBlock(const ZoneView& zone, int order, int max_order) {
 // its lowmem_reserve for the request's class zone and the strict reserve,
 // which no relaxation reaches.
 bool PassesMark(const ZoneView& zone, int order, uint64_t mark, int classzone,
-                bool high, bool non_block, bool oom, int max_order) {
+                bool high, bool non_block, bool oom) {
   int64_t min = static_cast<int64_t>(mark);
   if (high) {
     min -= min / 2;
@@ -39,7 +39,28 @@ bool PassesMark(const ZoneView& zone, int order, uint64_t mark, int classzone,
   const int64_t usable =
       static_cast<int64_t>(zone.free) - ((int64_t{1} << order) - 1);
   if (usable <= floor) return false;
-  return order == 0 || HasBlock(zone, order, max_order);
+  return order == 0 || HasBlock(zone, order);
+}
+
+// What a request's attempts are made of: its class zone and relaxations.
+struct Request {
+  int classzone = kNormal;
+  bool high = false;
+  bool non_block = false;
+  bool oom = false;
+};
+
+Request RequestOf(const LevelsView& levels, const AllocContext& ctx) {
+  Request r;
+  const bool highmem = (ctx.gfp & kGfpHighmem) && levels.nr_zones == 2;
+  r.classzone = highmem ? kHighMem : kNormal;
+  r.high = ctx.gfp & kGfpHigh;
+  // A request that forbids reserves is not treated as atomic: the model's
+  // wrappers and the no-mixing first pass add __GFP_NOMEMALLOC to say "only
+  // what anyone may have".
+  r.non_block = !(ctx.gfp & kGfpDirectReclaim) && !(ctx.gfp & kGfpNoMemalloc);
+  r.oom = GfpReserveAccess(ctx) == ReserveAccess::kOom;
+  return r;
 }
 
 }  // namespace
@@ -47,35 +68,30 @@ bool PassesMark(const ZoneView& zone, int order, uint64_t mark, int classzone,
 WatermarkJudgement JudgeWatermarks(const LevelsView& levels, int order,
                                    const AllocContext& ctx) {
   WatermarkJudgement j;
-  const bool highmem = (ctx.gfp & kGfpHighmem) && levels.nr_zones == 2;
-  j.classzone = highmem ? kHighMem : kNormal;
-  const ReserveAccess access = GfpReserveAccess(ctx);
-  const bool high = ctx.gfp & kGfpHigh;
-  // A request that forbids reserves is not treated as atomic: the model's
-  // wrappers and the no-mixing first pass add __GFP_NOMEMALLOC to say "only
-  // what anyone may have".
-  const bool non_block =
-      !(ctx.gfp & kGfpDirectReclaim) && !(ctx.gfp & kGfpNoMemalloc);
-  const bool oom = access == ReserveAccess::kOom;
+  const Request r = RequestOf(levels, ctx);
+  j.classzone = r.classzone;
+  const bool high = r.high;
+  const bool non_block = r.non_block;
+  const bool oom = r.oom;
   // The zonelist: the highest usable zone first, then the lower ones.
   for (int z = j.classzone; z >= 0; --z) {
     const ZoneView& zone = levels.zone[z];
     if (j.fast_zone < 0 &&
         PassesMark(zone, order, zone.watermark[1], j.classzone, false, false,
-                   false, levels.max_order)) {
+                   false)) {
       j.fast_zone = z;
     }
     if (j.slow_zone < 0 &&
         PassesMark(zone, order, zone.watermark[0], j.classzone, high,
-                   non_block, oom, levels.max_order)) {
+                   non_block, oom)) {
       j.slow_zone = z;
     }
-    if (j.reserve_zone < 0 && HasBlock(zone, order, levels.max_order)) {
+    if (j.reserve_zone < 0 && HasBlock(zone, order)) {
       j.reserve_zone = z;
     }
     if (j.nofail_zone < 0 &&
         PassesMark(zone, order, zone.watermark[0], j.classzone, true,
-                   false, false, levels.max_order)) {
+                   false, false)) {
       j.nofail_zone = z;
     }
   }
@@ -98,6 +114,55 @@ bool ExpectPage(const WatermarkJudgement& judgement, const AllocContext& ctx,
     out->zone = judgement.nofail_zone;
     out->via_no_watermarks = false;
     return true;
+  }
+  return false;
+}
+
+// The same attempts in the same order as JudgeWatermarks() and
+// ExpectPage(): the first zone (class zone down to Normal) passing the low
+// mark unrelaxed, else the first passing the min mark with the request's
+// relaxations, else for an entitled request the first with a block of the
+// order, else for __GFP_NOFAIL the first passing min relaxed for HIGH.
+bool ExpectPageFor(const LevelsView& levels, int order, const AllocContext& ctx,
+                   ExpectedPage* out) {
+  const Request r = RequestOf(levels, ctx);
+  for (int z = r.classzone; z >= 0; --z) {
+    const ZoneView& zone = levels.zone[z];
+    if (PassesMark(zone, order, zone.watermark[1], r.classzone, false, false,
+                   false)) {
+      out->zone = z;
+      out->via_no_watermarks = false;
+      return true;
+    }
+  }
+  for (int z = r.classzone; z >= 0; --z) {
+    const ZoneView& zone = levels.zone[z];
+    if (PassesMark(zone, order, zone.watermark[0], r.classzone, r.high,
+                   r.non_block, r.oom)) {
+      out->zone = z;
+      out->via_no_watermarks = false;
+      return true;
+    }
+  }
+  if (IsEntitled(ctx)) {
+    for (int z = r.classzone; z >= 0; --z) {
+      if (HasBlock(levels.zone[z], order)) {
+        out->zone = z;
+        out->via_no_watermarks = true;
+        return true;
+      }
+    }
+  }
+  if (ctx.gfp & kGfpNoFail) {
+    for (int z = r.classzone; z >= 0; --z) {
+      const ZoneView& zone = levels.zone[z];
+      if (PassesMark(zone, order, zone.watermark[0], r.classzone, true, false,
+                     false)) {
+        out->zone = z;
+        out->via_no_watermarks = false;
+        return true;
+      }
+    }
   }
   return false;
 }

@@ -572,5 +572,58 @@ TEST(WatermarkJudgeTest, AgreesWithTheModelDownToExhaustion) {
   EXPECT_GT(steps, 200);
 }
 
+// The oracle's lazy form agrees with the full judgement on levels of every
+// kind (one or two zones, free counts around the marks, reserves held,
+// blocks of some orders only) and every gfp and task state.
+TEST(WatermarkJudgeTest, LazyFormAgreesWithTheFullJudgement) {
+  uint64_t state = 99;
+  const auto next = [&state](uint64_t bound) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % bound;
+  };
+  int served = 0;
+  int refused = 0;
+  for (int round = 0; round < 20000; ++round) {
+    LevelsView levels;
+    levels.nr_zones = 1 + static_cast<int>(next(2));
+    levels.max_order = static_cast<int>(next(kMaxOrderLimit + 1));
+    for (int z = 0; z < levels.nr_zones; ++z) {
+      ZoneView& zone = levels.zone[z];
+      zone.start = static_cast<PageHandle>(z * 512);
+      zone.managed = 512;
+      zone.watermark[0] = next(64);
+      zone.watermark[1] = zone.watermark[0] + next(32);
+      zone.watermark[2] = zone.watermark[1] + next(32);
+      zone.lowmem_reserve[1] = z == 0 ? next(48) : 0;
+      zone.pages_emerg = next(3) == 0 ? 0 : next(40);
+      zone.free = next(200);
+      zone.free_orders = static_cast<uint32_t>(next(1u << (levels.max_order + 1)));
+    }
+    AllocContext ctx;
+    ctx.gfp = static_cast<Gfp>(next(kGfpAllKnown + 1));
+    ctx.pf_memalloc = next(2);
+    ctx.in_softirq = next(2);
+    ctx.oom_victim = next(2);
+    const int order = static_cast<int>(next(levels.max_order + 2));
+    ExpectedPage full;
+    ExpectedPage lazy;
+    const bool full_served =
+        ExpectPage(JudgeWatermarks(levels, order, ctx), ctx, &full);
+    const bool lazy_served = ExpectPageFor(levels, order, ctx, &lazy);
+    ASSERT_EQ(full_served, lazy_served) << "round " << round;
+    if (full_served) {
+      ASSERT_EQ(full.zone, lazy.zone) << "round " << round;
+      ASSERT_EQ(full.via_no_watermarks, lazy.via_no_watermarks)
+          << "round " << round;
+      ++served;
+    } else {
+      ++refused;
+    }
+  }
+  // Both outcomes were exercised, often.
+  EXPECT_GT(served, 2000);
+  EXPECT_GT(refused, 2000);
+}
+
 }  // namespace
 }  // namespace reservoir::exec

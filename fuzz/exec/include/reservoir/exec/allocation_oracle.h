@@ -91,8 +91,12 @@ class AllocationOracle {
   ModelApi* api_ = nullptr;
   bool shown_ = false;
   bool nomixing_ = false;
+  // Reads the page counters after a call (after_allocs_, after_frees_).
+  void ReadAfter();
+
   LevelsView before_;
-  LevelsView after_;
+  uint64_t after_allocs_ = 0;
+  uint64_t after_frees_ = 0;
   uint64_t injected_before_ = 0;
   ProvenanceRecord record_;
 

@@ -46,7 +46,9 @@ struct ZoneView {
   uint64_t lowmem_reserve[2] = {0, 0};  // by the request's highest zone
   uint64_t pages_emerg = 0;             // the strict reserve held here
   uint64_t pfmemalloc = 0;              // live tagged pages
-  uint64_t nr_free[kMaxOrderLimit + 1] = {};  // free blocks per order
+  // Bit o set: the zone has a free block of order o (all the judgement
+  // asks of the free lists: is there a block of this order or larger).
+  uint32_t free_orders = 0;
 };
 struct LevelsView {
   int nr_zones = 0;  // 0: the implementation shows no levels
@@ -152,6 +154,17 @@ class ModelApi {
   // needs it; a wrapping implementation forwards them.
   // False when the implementation shows no zone levels.
   virtual bool ReadLevels(LevelsView* out) const { return false; }
+  // LevelsView's page_allocs and page_frees alone: all the oracle reads
+  // after a call. This default takes them from ReadLevels; an
+  // implementation that can read the two counters directly overrides it.
+  virtual bool ReadPageCounters(uint64_t* page_allocs,
+                                uint64_t* page_frees) const {
+    LevelsView levels;
+    if (!ReadLevels(&levels)) return false;
+    *page_allocs = levels.page_allocs;
+    *page_frees = levels.page_frees;
+    return true;
+  }
   // False when `object` is in no allocated block (or not shown).
   virtual bool BlockOf(const void* object, BlockView* out) const {
     return false;

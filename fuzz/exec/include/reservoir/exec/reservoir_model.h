@@ -75,6 +75,8 @@ class ReservoirModel : public ModelApi {
 
   bool OnReserveMemory(const void* object) const override;
   bool ReadLevels(LevelsView* out) const override;
+  bool ReadPageCounters(uint64_t* page_allocs,
+                        uint64_t* page_frees) const override;
   bool BlockOf(const void* object, BlockView* out) const override;
   bool VisitSlabCandidates(CacheHandle cache, size_t kmalloc_size,
                            uint16_t cpu, SlabCandidateVisitor visit,

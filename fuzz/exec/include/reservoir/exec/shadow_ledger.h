@@ -37,9 +37,29 @@ class ShadowLedger {
   void Check(const ModelApi& api, std::span<const ReserveHandle> live,
              const char* when) const;
 
+  // The charges recorded against `node` and every tracked node below it
+  // in the ledger's tree (0 for an untracked node): what Check() expects
+  // of the node's usage when every charged node is live.
+  uint64_t SubtreeCharges(ReserveHandle node) const {
+    return Tracks(node) ? subtree_[node] : 0;
+  }
+
  private:
+  // Adds `delta` (mod 2^64, like the usage counters) to the subtree sums
+  // of `from` and of every tracked node above it.
+  void AddUp(ReserveHandle from, uint64_t delta);
+  // Moves `node` (and its subtree's charges) under `parent`.
+  void Reparent(ReserveHandle node, ReserveHandle parent);
+
   uint64_t own_charges_[kMaxNodes] = {};
   ReserveHandle parent_[kMaxNodes] = {};
+  // subtree_[x]: the sum of own_charges_[y] over every tracked y whose
+  // path up (y, parent_[y], ... while tracked) passes through x, kept up
+  // to date by every change instead of summed again by every Check().
+  uint64_t subtree_[kMaxNodes] = {};
+  // Bit y: node y has had a charge or uncharge since Clear().
+  uint64_t charged_ = 0;
+  static_assert(kMaxNodes <= 64, "charged_ has one bit per tracked node");
 };
 
 }  // namespace reservoir::exec

@@ -41,6 +41,13 @@ struct ExpectedPage {
 bool ExpectPage(const WatermarkJudgement& judgement, const AllocContext& ctx,
                 ExpectedPage* out);
 
+// ExpectPage(JudgeWatermarks(levels, order, ctx), ctx, out), computed
+// lazily: each attempt's zone test only when no earlier attempt served the
+// request (the oracle's form; the two agree on every input, see
+// WatermarkJudgeTest in fuzz/exec/tests).
+bool ExpectPageFor(const LevelsView& levels, int order, const AllocContext& ctx,
+                   ExpectedPage* out);
+
 // The zone of page `page` in `levels` (-1 outside every zone).
 int ZoneOfPage(const LevelsView& levels, PageHandle page);
 
