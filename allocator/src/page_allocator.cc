@@ -11,6 +11,7 @@
 #include "fast_path.h"
 #include "reservoir/plant.h"
 #include "reservoir/report.h"
+#include "reservoir/unsteered.h"
 #include "sanitizer.h"
 
 namespace reservoir {
@@ -425,7 +426,9 @@ bool PageAllocator::SetStrictReserve(uint64_t pages) {
 // ---------------------------------------------------------------------------
 // Reset.
 
-void PageAllocator::ResetZone(Zone& zone) {
+// Unsteered: how much there is to clean is what the previous user of the
+// model touched, not anything of the next one's (reservoir/unsteered.h).
+RESERVOIR_UNSTEERED void PageAllocator::ResetZone(Zone& zone) {
   // Only the touched prefix has non-pristine metadata. The bounds in
   // locals: the frames' byte fields may alias the zone and this object, so
   // the compiler would load both again after every frame.
@@ -451,7 +454,8 @@ void PageAllocator::ResetZone(Zone& zone) {
   zone.pfmemalloc_pages = 0;
 }
 
-void PageAllocator::Reset() {
+// Unsteered, as ResetZone: the zones it cleans are the previous shape's.
+RESERVOIR_UNSTEERED void PageAllocator::Reset() {
   for (int z = 0; z < nr_zones_; ++z) ResetZone(zones_[z]);
   strict_reserve_ = 0;
   stats_ = PageAllocatorStats{};
@@ -465,23 +469,11 @@ void PageAllocator::Reconfigure(const ModelConfig& config) {
     std::abort();
   }
   Reset();  // leaves every frame of the old shape pristine
-  if (SameShape(config)) {
-    // The zones, watermarks and max order stay what they are: only the
-    // knobs that are not part of the shape follow the new config.
-    config_ = config;
-    own_audit_.level = config.audit;
-    return;
-  }
+  // Always laid out again, even when the shape did not change: a shortcut
+  // for "same shape as last time" made the path (and a fuzz input's
+  // coverage) depend on the previous configuration, for a few hundred
+  // instructions saved per reset.
   SetupShape(config);
-}
-
-bool PageAllocator::SameShape(const ModelConfig& config) const {
-  return config.normal_pages == config_.normal_pages &&
-         config.highmem_pages == config_.highmem_pages &&
-         config.max_order == config_.max_order &&
-         config.min_free_kbytes == config_.min_free_kbytes &&
-         config.watermark_scale_factor == config_.watermark_scale_factor &&
-         config.lowmem_reserve_ratio == config_.lowmem_reserve_ratio;
 }
 
 // ---------------------------------------------------------------------------

@@ -133,8 +133,6 @@ class PageAllocator {
                : kZoneNormal;
   }
   void SetupShape(const ModelConfig& config);
-  // True when `config` lays out the same zones and watermarks as now.
-  bool SameShape(const ModelConfig& config) const;
   // AllocPages() is the fast path; these are its out-of-line parts.
   PageAllocResult AllocPagesChecked(int order, const AllocContext& ctx,
                                     const char* call_site);

@@ -72,13 +72,16 @@ const char* NumberedName(const NumberedNames& table, const char* prefix,
   std::snprintf(spare, sizeof(spare), "%s%u", prefix, n);
   return spare;
 }
+// Built when the program starts, not on first use: a function-local
+// static would make the first input that names a cache take its
+// initialisation's edges, so coverage would depend on the inputs before.
+const NumberedNames kCacheNames("cache-");
+const NumberedNames kReserveNames("res-");
 const char* CacheName(uint32_t n, char (&spare)[32]) {
-  static const NumberedNames table("cache-");
-  return NumberedName(table, "cache-", n, spare);
+  return NumberedName(kCacheNames, "cache-", n, spare);
 }
 const char* ReserveName(uint32_t n, char (&spare)[32]) {
-  static const NumberedNames table("res-");
-  return NumberedName(table, "res-", n, spare);
+  return NumberedName(kReserveNames, "res-", n, spare);
 }
 
 // Writing the first and last bytes lets ASan see any object the model
@@ -123,6 +126,32 @@ struct Executor::State {
   bool checks = true;  // options.request_checks
   uint32_t created_caches = 0;
   uint32_t created_reserves = 0;
+
+  // Every run starts with the live sets at this capacity, whatever the
+  // runs before it grew them to: a push_back that reallocates takes other
+  // edges than one that does not, and which one an input takes must depend
+  // on that input only. A run that grows a set past it gives the memory
+  // back at its end (ReleaseGrowth), so the cost is its own.
+  static constexpr size_t kLiveSetCapacity = 2 * program::kMaxOps;
+  template <class T>
+  static void Restore(std::vector<T>& set) {
+    if (set.capacity() == kLiveSetCapacity) return;
+    std::vector<T> fresh;
+    fresh.reserve(kLiveSetCapacity);
+    set.swap(fresh);
+  }
+  void ReleaseGrowth() {
+    Restore(pages);
+    Restore(kmalloc_objects);
+    Restore(caches);
+    Restore(cache_objects);
+    Restore(reserves);
+    Restore(charges);
+    Restore(kmalloc_grants);
+    Restore(page_grants);
+    Restore(cache_grants);
+    Restore(pressure);
+  }
 
   void Clear() {
     stats = ExecStats{};
@@ -750,6 +779,7 @@ class Executor::Runner {
 };
 
 Executor::Executor() : state_(std::make_unique<State>()) {
+  state_->ReleaseGrowth();  // the live sets' starting capacity
   report_registered_ = RegisterReportProvider(&Executor::ReportSection, this);
 }
 
@@ -909,6 +939,7 @@ ExecStats Executor::RunOn(ModelApi& api, const Program& program,
   api.SetFaultHook(nullptr);
   s.stats.injected = faults_.injected();
   s.running = false;
+  s.ReleaseGrowth();
   return s.stats;
 }
 

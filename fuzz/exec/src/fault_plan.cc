@@ -36,14 +36,11 @@ FaultHook* FaultPlan::Prepare(const program::Header& header) {
     }
     if (mode_ == FaultMode::kInput) attr.mode = DecisionMode::kInput;
   }
-  // Reconfiguring builds name lists; most inputs repeat the last policy.
-  if (!configured_ || !(config == last_config_)) {
-    injector_.Configure(config);
-    last_config_ = config;
-    configured_ = true;
-  } else {
-    injector_.Reset();
-  }
+  // Configured afresh every time. Skipping it when the policy equals the
+  // last input's saved nothing (comparing two configurations walks them as
+  // far as copying one does; a program's name lists are empty) and made
+  // the path depend on the previous input (reservoir/unsteered.h).
+  injector_.Configure(config);
   return this;
 }
 

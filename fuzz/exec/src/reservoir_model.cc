@@ -203,10 +203,38 @@ uint32_t ModelPool::ArenaCapacity(const ModelConfig& config) {
 }
 
 #if !defined(RESERVOIR_ADAPTER_BUILD)
+namespace {
+
+// The slab allocator builds its kmalloc caches once per CPU count and max
+// order and keeps them as templates. Built on first use, an input would
+// take the building's edges or not depending on the inputs before it; so a
+// new pool model resets once into every pair a program header can ask for,
+// and no input ever builds one.
+void WarmKmallocTemplates(Model& model, const ModelConfig& config) {
+  ModelConfig warm = config;
+  warm.normal_pages = *std::max_element(std::begin(program::kNormalPagesTable),
+                                        std::end(program::kNormalPagesTable));
+  warm.highmem_pages = 0;
+  if (warm.normal_pages > model.capacity_pages()) return;
+  const int max_order =
+      std::min(program::kMaxMaxOrder, program::MaxOrderFor(warm.normal_pages, 0));
+  for (uint16_t cpus = 1; cpus <= program::kMaxNrCpus; ++cpus) {
+    for (int order = program::kMinMaxOrder; order <= max_order; ++order) {
+      warm.nr_cpus = cpus;
+      warm.max_order = order;
+      if (ValidateConfig(warm) == nullptr) model.Reset(warm);
+    }
+  }
+}
+
+}  // namespace
+
 ReservoirModel& ModelPool::Acquire(const ModelConfig& config) {
   const uint32_t pages = config.normal_pages + config.highmem_pages;
   if (model_ == nullptr || model_->model().capacity_pages() < pages) {
     model_ = std::make_unique<ReservoirModel>(config, ArenaCapacity(config));
+    WarmKmallocTemplates(model_->model(), config);
+    model_->model().Reset(config);
     return *model_;
   }
   // Qualified: this pool only ever holds a ReservoirModel, so the call

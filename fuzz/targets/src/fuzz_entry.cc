@@ -18,6 +18,9 @@ const reservoir::targets::TargetProfile* g_target = nullptr;
 // throughput can be measured per program length under the real engine.
 size_t g_program_ops = 0;
 bool g_request_checks = true;
+// The decoded program's operation storage: every body the decoder makes
+// (program::kMaxOps) with room for a target's set-up operations.
+constexpr size_t kProgramCapacity = 2 * reservoir::program::kMaxOps;
 
 bool KnownEstimator(const char* value) {
   return std::strcmp(value, "exact") == 0 || std::strcmp(value, "2n+m") == 0 ||
@@ -70,7 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (g_target == nullptr) LLVMFuzzerInitialize(nullptr, nullptr);
   // One program per process, decoded into: its operation storage is
   // reused, so an input allocates nothing to be decoded.
-  static reservoir::program::Program& program = *new reservoir::program::Program();
+  static reservoir::program::Program& program = [] () -> auto& {
+    auto* p = new reservoir::program::Program();
+    p->ops.reserve(kProgramCapacity);
+    return *p;
+  }();
   reservoir::targets::DecodeForTargetInto(*g_target, {data, size}, &program);
   if (g_program_ops != 0) {
     static std::vector<reservoir::program::Op>& own =
@@ -87,5 +94,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   reservoir::exec::ExecOptions options;
   options.request_checks = g_request_checks;
   executor->Run(program, options);
+  // The next input decodes into the same capacity whatever this one grew
+  // it to (a decode that reallocates takes other edges than one that does
+  // not; see reservoir/unsteered.h): an input that grew it pays for that.
+  if (program.ops.capacity() != kProgramCapacity) {
+    std::vector<reservoir::program::Op> fresh;
+    fresh.reserve(kProgramCapacity);
+    program.ops.swap(fresh);
+  }
   return 0;
 }

@@ -156,7 +156,9 @@ std::vector<program::Op> ShapeEstimatorCaches(Program* program) {
       alloc->res = static_cast<uint8_t>(2 + alloc->cache);
     }
   }
-  program->ops = std::move(rest);
+  // Copied into the program's own storage rather than moved in: the fuzz
+  // entry keeps that storage's capacity the same from input to input.
+  program->ops.assign(rest.begin(), rest.end());
   return setup;
 }
 

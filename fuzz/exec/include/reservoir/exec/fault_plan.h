@@ -41,8 +41,6 @@ class FaultPlan final : public FaultHook, private injectors::DecisionSource {
   injectors::FaultInjector injector_;
   uint8_t armed_sites_ = 0;
   program::FaultMode mode_ = program::FaultMode::kNone;
-  bool configured_ = false;
-  injectors::FaultConfig last_config_;
   // fail_next countdowns per site; 0 = nothing scheduled.
   std::array<uint32_t, kFaultSiteCount> fail_next_{};
 };
