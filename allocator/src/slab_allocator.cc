@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "reservoir/report.h"
+#include "reservoir/unsteered.h"
 #include "sanitizer.h"
 #include "slab_fast_path.h"
 
@@ -69,7 +70,12 @@ void SlabAllocator::InitCache(KmemCache* cache, uint16_t id, const char* name,
   cache->min_partial = g.min_partial;
 }
 
-void SlabAllocator::Reset() {
+// Unsteered: how many slots there are to clear, and which of them are
+// live, is what the previous user of the model left behind, not anything
+// of the next one's (reservoir/unsteered.h); the kmalloc templates are
+// built before the first input (ModelPool), so InitCache never runs here
+// while fuzzing.
+RESERVOIR_UNSTEERED void SlabAllocator::Reset() {
   // In time proportional to what was used: a slot that is not live was
   // cleared when its cache was destroyed (or never used), and the kmalloc
   // caches come from templates built once per CPU count and max order.
