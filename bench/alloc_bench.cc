@@ -50,6 +50,10 @@ std::string PagesName(int order, AuditLevel audit) {
          AuditSuffix(audit);
 }
 
+std::string PagesBuddyInUseName(int order, AuditLevel audit) {
+  return PagesName(order, audit) + "/buddy_in_use";
+}
+
 std::string GlibcName(size_t bytes) {
   return "glibc_malloc_free/" + std::to_string(bytes);
 }
@@ -67,6 +71,12 @@ void BM_KmallocKfree(benchmark::State& state, size_t size, AuditLevel audit) {
 void BM_AllocFreePages(benchmark::State& state, int order, AuditLevel audit) {
   Model model(ConfigWithAudit(audit));
   bench::AllocFreePagePairs(state, model, order);
+}
+
+void BM_AllocFreePagesBuddyInUse(benchmark::State& state, int order,
+                                 AuditLevel audit) {
+  Model model(ConfigWithAudit(audit));
+  bench::AllocFreePagePairsBuddyInUse(state, model, order);
 }
 
 // The baseline. DoNotOptimize makes the pointer escape, so the compiler
@@ -155,6 +165,8 @@ std::vector<RatioLine> RegisterAll() {
     for (AuditLevel audit : {AuditLevel::kOff, AuditLevel::kCheap}) {
       benchmark::RegisterBenchmark(PagesName(order, audit).c_str(),
                                    BM_AllocFreePages, order, audit);
+      benchmark::RegisterBenchmark(PagesBuddyInUseName(order, audit).c_str(),
+                                   BM_AllocFreePagesBuddyInUse, order, audit);
     }
     const std::string base = glibc(kPageSize << order);
     ratios.push_back({"alloc/free_pages order " + std::to_string(order) +
@@ -164,6 +176,10 @@ std::vector<RatioLine> RegisterAll() {
                           " audit-cheap vs audit-off",
                       PagesName(order, AuditLevel::kCheap),
                       PagesName(order, AuditLevel::kOff), 2.0});
+    ratios.push_back({"alloc/free_pages order " + std::to_string(order) +
+                          " buddy in use, audit-off vs glibc",
+                      PagesBuddyInUseName(order, AuditLevel::kOff), base,
+                      2.0});
   }
   for (uint32_t pages : {kArena64MiB, kArena1GiB}) {
     benchmark::RegisterBenchmark(ResetName("reset_only", pages).c_str(),

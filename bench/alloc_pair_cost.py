@@ -30,6 +30,11 @@ PAIRS = [
        f"alloc_free_pages/order:{o}/audit_{a}$",
        ("reservoir::Model::AllocPages(", "reservoir::Model::FreePages("))
       for a in ("off", "cheap") for o in (0, 1, 3, 5)],
+    # The block's buddy held: no split, no merge (the calls' fixed cost).
+    *[(f"alloc/free_pages order {o} buddy in use audit-{a}",
+       f"alloc_free_pages/order:{o}/audit_{a}/buddy_in_use$",
+       ("reservoir::Model::AllocPages(", "reservoir::Model::FreePages("))
+      for a in ("off", "cheap") for o in (0, 3)],
     *[(f"glibc malloc/free {b}", f"glibc_malloc_free/{b}$", ("malloc", "free"))
       for b in (8, 64, 96, 512, 4096, 16384)],
 ]

@@ -128,36 +128,44 @@ Pfn PageAllocator::TakeUntouchedBlock(Zone& zone) {
 }
 
 // __rmqueue_smallest(): the smallest free block that fits, split down.
+// Never-touched max-order blocks come after the listed ones.
 Pfn PageAllocator::RmqueueSmallest(Zone& zone, int order) {
-  for (int current = order; current <= max_order_; ++current) {
-    FreeArea& area = zone.free_area[current];
-    Pfn pfn = area.head;
-    if (pfn != kNoPfn) {
-      ListDel(zone, pfn, current);
-    } else if (current == max_order_ && zone.untouched_pfn < zone.end_pfn()) {
-      pfn = TakeUntouchedBlock(zone);
-    } else {
-      continue;
-    }
-    Expand(zone, pfn, order, current);
-    zone.free_pages -= uint64_t{1} << order;
-    return pfn;
+  const int max_order = max_order_;
+  FreeArea* area = &zone.free_area[order];
+  int current = order;
+  while (current <= max_order && area->head == kNoPfn) {
+    ++current;
+    ++area;
   }
-  return kNoPfn;
+  Pfn pfn;
+  if (current <= max_order) {
+    pfn = area->head;
+    ListDel(zone, pfn, current);
+  } else if (zone.untouched_pfn < zone.end_pfn()) {
+    current = max_order;
+    pfn = TakeUntouchedBlock(zone);
+  } else {
+    return kNoPfn;
+  }
+  Expand(zone, pfn, order, current);
+  zone.free_pages -= uint64_t{1} << order;
+  return pfn;
 }
 
-// expand(): keep the lower half, give the upper halves back. The arena's
-// frames, the zone's bounds and max_order_ are read once into locals: a
-// byte store into a frame (flags) may alias anything as far as the
-// compiler knows, so the members would otherwise be loaded again on every
-// level of the split and of the merge.
+// expand(): keep the lower half, give the upper halves back, one order
+// lower each time. The arena's frames are read once into a local: a byte
+// store into a frame (flags) may alias anything as far as the compiler
+// knows, so the member would otherwise be loaded again on every level.
 void PageAllocator::Expand(Zone& zone, Pfn pfn, int low, int high) {
   PageFrame* const frames = frames_;
+  FreeArea* area = &zone.free_area[high];
+  uint32_t size = 1u << high;
   while (high > low) {
     --high;
-    const Pfn half = pfn + (1u << high);
-    FreeArea& area = zone.free_area[high];
-    const Pfn old_head = area.head;
+    --area;
+    size >>= 1;
+    const Pfn half = pfn + size;
+    const Pfn old_head = area->head;
     PageFrame& frame = frames[half];
     frame.flags = kPageBuddy;
     frame.order = static_cast<uint8_t>(high);
@@ -165,37 +173,46 @@ void PageAllocator::Expand(Zone& zone, Pfn pfn, int low, int high) {
     frame.prev = kNoPfn;
     frame.next = old_head;
     if (old_head != kNoPfn) frames[old_head].prev = half;
-    area.head = half;
-    ++area.nr_free;
+    area->head = half;
+    ++area->nr_free;
   }
 }
 
 // __free_one_page(): merge with the buddy while it is a free block of the
 // same order in the same zone. The buddy's removal is ListDel() written
-// out over the locals.
+// out over locals, with one difference: the merged buddy's links are left
+// as they are. A frame's links mean something only while it heads a free
+// block (kPageBuddy, which is cleared here); every path that makes a frame
+// a head again writes them first (ListAdd, Expand, PrepNewPage), and
+// nothing else reads them.
 void PageAllocator::FreeOneBlock(Zone& zone, Pfn pfn, int order) {
   PageFrame* const frames = frames_;
   const Pfn start = zone.start_pfn;
-  const Pfn end = zone.end_pfn();
+  const uint32_t pages = zone.managed_pages;
   const int max_order = max_order_;
-  while (order < max_order) {
-    Pfn buddy = pfn ^ (1u << order);
+  FreeArea* area = &zone.free_area[order];
+  uint32_t size = 1u << order;
+  for (; order < max_order; ++order, ++area, size <<= 1) {
+    Pfn buddy = pfn ^ size;
+    const Pfn merged = pfn & buddy;  // the lower of the two: pfn & ~size
     // PLANT(wrong_buddy): the buddy is taken one block too far.
-    if (RESERVOIR_PLANTED(wrong_buddy)) buddy = pfn + (2u << order);
-    if (buddy < start || buddy >= end) break;  // !zone.Contains(buddy)
+    if (RESERVOIR_PLANTED(wrong_buddy)) buddy = pfn + (size << 1);
+    // !zone.Contains(buddy): below the start wraps round to a large value.
+    if (buddy - start >= pages) break;
     PageFrame& candidate = frames[buddy];
     if (!(candidate.flags & kPageBuddy) || candidate.order != order) break;
-    FreeArea& area = zone.free_area[order];
     const Pfn next = candidate.next;
     const Pfn prev = candidate.prev;
-    if (prev != kNoPfn) frames[prev].next = next;
-    else area.head = next;
-    if (next != kNoPfn) frames[next].prev = prev;
-    candidate.next = candidate.prev = kNoPfn;
+    if ((next & prev) == kNoPfn) {
+      area->head = kNoPfn;  // it was the only block of its order
+    } else {
+      if (prev != kNoPfn) frames[prev].next = next;
+      else area->head = next;
+      if (next != kNoPfn) frames[next].prev = prev;
+    }
     candidate.flags = 0;
-    --area.nr_free;
-    pfn &= ~(1u << order);
-    ++order;
+    --area->nr_free;
+    pfn = merged;
   }
   ListAdd(zone, pfn, order);
 }
