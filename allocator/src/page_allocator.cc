@@ -185,7 +185,7 @@ void PageAllocator::Expand(Zone& zone, Pfn pfn, int low, int high) {
 // block (kPageBuddy, which is cleared here); every path that makes a frame
 // a head again writes them first (ListAdd, Expand, PrepNewPage), and
 // nothing else reads them.
-void PageAllocator::FreeOneBlock(Zone& zone, Pfn pfn, int order) {
+RESERVOIR_ALWAYS_INLINE void PageAllocator::FreeOneBlock(Zone& zone, Pfn pfn, int order) {
   PageFrame* const frames = frames_;
   const Pfn start = zone.start_pfn;
   const uint32_t pages = zone.managed_pages;
