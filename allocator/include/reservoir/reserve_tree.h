@@ -143,6 +143,14 @@ class ReserveTree {
                     int64_t usage);
   ReserveStatus ApplyStrictReserveDelta(ReserveId top, int64_t pages_delta);
   void AuditNode(ReserveId id) const;
+  // Walks over the tree's own state, in reserve_walks.cc (no comparison
+  // tracing): IsLive() out of line, the lowest free slot (kNoReserve when
+  // none), each ancestor's usage less `bytes` (reported below zero), and
+  // `child` taken off `parent`'s child list.
+  bool Live(ReserveId id) const;
+  ReserveId FreeSlot() const;
+  void UnchargeAlongPath(ReserveId id, uint64_t bytes);
+  void UnlinkChild(ReserveId parent, ReserveId child);
 
   PageAllocator* pages_;
   SlabAllocator* slab_;
