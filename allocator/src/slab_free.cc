@@ -93,30 +93,39 @@ void SlabAllocator::DeactivateSlab(KmemCache* cache, int cpu) {
   // slot as far as the compiler knows, and it would reload all three per
   // object (most of estimator_fuzzer's slab time).
   //
-  // Two objects per turn of the loop while at least two moves are left
+  // Four objects per turn of the loop while at least four moves are left
   // before the guard (estimator_fuzzer deactivates a slab with a long CPU
   // freelist on most reserve operations: every unentitled first attempt
   // that meets its reserve slab), then one at a time with the guard after
   // each: the same moves in the same order, and a cyclic list is reported
   // after the same number of moves (`room` counts the moves the guard
-  // allows; with two or more left neither move of a pair can trip it).
+  // allows; with four or more left no move of a turn can trip it).
   void* cpu_list = c.freelist;
   void* slab_list = slab.freelist;
   uint32_t room = slab.objects;  // moves left before the list is cyclic
-  while (cpu_list != nullptr && room >= 2) {
+  while (cpu_list != nullptr && room >= 4) {
+    // first..fourth go onto the slab's list in that order (each in front
+    // of the one before); a null successor ends the list early.
     void* const first = cpu_list;
     void* const second = GetFreePointer(first);
     SetFreePointer(first, slab_list);
     slab_list = first;
-    --room;
-    if (second == nullptr) {
-      cpu_list = nullptr;
-      break;
-    }
-    cpu_list = GetFreePointer(second);
-    SetFreePointer(second, slab_list);
+    cpu_list = second;
+    if (second == nullptr) break;
+    void* const third = GetFreePointer(second);
+    SetFreePointer(second, first);
     slab_list = second;
-    --room;
+    cpu_list = third;
+    if (third == nullptr) break;
+    void* const fourth = GetFreePointer(third);
+    SetFreePointer(third, second);
+    slab_list = third;
+    cpu_list = fourth;
+    if (fourth == nullptr) break;
+    cpu_list = GetFreePointer(fourth);
+    SetFreePointer(fourth, third);
+    slab_list = fourth;
+    room -= 4;
   }
   while (cpu_list != nullptr) {
     void* const object = cpu_list;
