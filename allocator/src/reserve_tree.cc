@@ -49,6 +49,7 @@ ReserveTree::ReserveTree(const ModelConfig& config, PageAllocator* pages,
 void ReserveTree::Reset() {
   for (ReserveNode& node : nodes_) node = ReserveNode{};
   demand_changed_in_use_ = false;
+  slots_used_ = kRootReserve + 1;
   ReserveNode& root = nodes_[kRootReserve];
   std::strncpy(root.name, "root", kReserveNameSize - 1);
   root.live = true;
@@ -68,7 +69,7 @@ void ReserveTree::Reconfigure(const ModelConfig& config) {
 
 ReserveId ReserveTree::Create(const char* name, ReserveId parent) {
   if (parent != kNoReserve && !Live(parent)) return kNoReserve;
-  const ReserveId id = FreeSlot();  // the lowest slot not live
+  const ReserveId id = TakeFreeSlot();  // the lowest slot not live
   if (id == kNoReserve) return kNoReserve;
   ReserveNode& node = nodes_[id];
   node = ReserveNode{};

@@ -32,9 +32,11 @@ bool ReserveTree::IsAncestor(ReserveId ancestor, ReserveId id) const {
   return false;
 }
 
-ReserveId ReserveTree::FreeSlot() const {
+ReserveId ReserveTree::TakeFreeSlot() {
   for (ReserveId id = 1; id < kMaxReserves; ++id) {
-    if (!nodes_[id].live) return id;
+    if (nodes_[id].live) continue;
+    if (id >= slots_used_) slots_used_ = static_cast<ReserveId>(id + 1);
+    return id;
   }
   return kNoReserve;
 }
