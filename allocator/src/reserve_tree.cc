@@ -49,6 +49,7 @@ ReserveTree::ReserveTree(const ModelConfig& config, PageAllocator* pages,
 void ReserveTree::Reset() {
   for (ReserveNode& node : nodes_) node = ReserveNode{};
   demand_changed_in_use_ = false;
+  slots_used_ = kRootReserve + 1;
   ReserveNode& root = nodes_[kRootReserve];
   std::strncpy(root.name, "root", kReserveNameSize - 1);
   root.live = true;
@@ -62,38 +63,28 @@ void ReserveTree::Reconfigure(const ModelConfig& config) {
   Reset();
 }
 
-ReserveId ReserveTree::TopOf(ReserveId id) const {
-  while (nodes_[id].parent != kNoReserve) id = nodes_[id].parent;
+// TopOf, IsAncestor, AddAlongPath, AllUsageZero and the other walks over
+// the tree's own state: reserve_walks.cc (built without comparison
+// tracing). Live() is IsLive() from there, for the same reason.
+
+ReserveId ReserveTree::Create(const char* name, ReserveId parent) {
+  if (parent != kNoReserve && !Live(parent)) return kNoReserve;
+  const ReserveId id = TakeFreeSlot();  // the lowest slot not live
+  if (id == kNoReserve) return kNoReserve;
+  ReserveNode& node = nodes_[id];
+  node = ReserveNode{};
+  std::strncpy(node.name, name, kReserveNameSize - 1);
+  node.live = true;
+  if (parent != kNoReserve) {
+    node.parent = parent;
+    node.next_sibling = nodes_[parent].first_child;
+    nodes_[parent].first_child = id;
+  }
   return id;
 }
 
-bool ReserveTree::IsAncestor(ReserveId ancestor, ReserveId id) const {
-  for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
-    if (at == ancestor) return true;
-  }
-  return false;
-}
-
-ReserveId ReserveTree::Create(const char* name, ReserveId parent) {
-  if (parent != kNoReserve && !IsLive(parent)) return kNoReserve;
-  for (ReserveId id = 1; id < kMaxReserves; ++id) {
-    ReserveNode& node = nodes_[id];
-    if (node.live) continue;
-    node = ReserveNode{};
-    std::strncpy(node.name, name, kReserveNameSize - 1);
-    node.live = true;
-    if (parent != kNoReserve) {
-      node.parent = parent;
-      node.next_sibling = nodes_[parent].first_child;
-      nodes_[parent].first_child = id;
-    }
-    return id;
-  }
-  return kNoReserve;
-}
-
 ReserveStatus ReserveTree::Destroy(ReserveId id) {
-  if (!IsLive(id) || id == kRootReserve) return ReserveStatus::kInvalid;
+  if (!Live(id) || id == kRootReserve) return ReserveStatus::kInvalid;
   const ReserveNode& node = nodes_[id];
   if (node.first_child != kNoReserve || node.usage != 0 || node.pages != 0 ||
       node.limit != 0) {
@@ -105,16 +96,6 @@ ReserveStatus ReserveTree::Destroy(ReserveId id) {
   }
   nodes_[id] = ReserveNode{};
   return ReserveStatus::kOk;
-}
-
-void ReserveTree::AddAlongPath(ReserveId from, int64_t pages, int64_t limit,
-                               int64_t usage) {
-  for (ReserveId at = from; at != kNoReserve; at = nodes_[at].parent) {
-    ReserveNode& node = nodes_[at];
-    node.pages += pages;
-    node.limit += limit;
-    node.usage += usage;
-  }
 }
 
 ReserveStatus ReserveTree::ApplyStrictReserveDelta(ReserveId top,
@@ -129,7 +110,7 @@ ReserveStatus ReserveTree::SetOwnDemand(ReserveId id, ReserveKind kind,
                                         uint64_t demand, uint16_t cache_id,
                                         uint64_t own_pages, uint64_t own_limit,
                                         uint64_t set_size) {
-  if (!IsLive(id)) return ReserveStatus::kInvalid;
+  if (!Live(id)) return ReserveStatus::kInvalid;
   ReserveNode& node = nodes_[id];
   const int64_t pages_delta =
       static_cast<int64_t>(own_pages) - static_cast<int64_t>(node.own_pages);
@@ -217,7 +198,7 @@ ReserveStatus ReserveTree::CacheSet(ReserveId id, const KmemCache* cache,
 ChargeResult ReserveTree::TryCharge(ReserveId id, uint64_t bytes,
                                     const char* call_site, bool in_softirq) {
   ChargeResult result;
-  if (!IsLive(id)) {
+  if (!Live(id)) {
     result.status = ReserveStatus::kInvalid;
     return result;
   }
@@ -249,7 +230,7 @@ ChargeResult ReserveTree::TryCharge(ReserveId id, uint64_t bytes,
 }
 
 void ReserveTree::Uncharge(ReserveId id, uint64_t bytes) {
-  if (!IsLive(id)) {
+  if (!Live(id)) {
     ReportBug(BugClass::kAccountingImbalance, "reserve.uncharge_missing_node", "uncharge of %llu bytes from "
               "reserve #%u which does not exist",
               static_cast<unsigned long long>(bytes), id);
@@ -262,21 +243,14 @@ void ReserveTree::Uncharge(ReserveId id, uint64_t bytes) {
               static_cast<unsigned long long>(node.own_usage));
   }
   node.own_usage -= bytes;
-  for (ReserveId at = id; at != kNoReserve; at = nodes_[at].parent) {
-    if (nodes_[at].usage < bytes) {
-      ReportBug(BugClass::kAccountingImbalance, "reserve.uncharge_ancestor_below_zero", "uncharge of %llu bytes "
-                "from '%s' drives ancestor '%s' below zero (usage %llu)",
-                static_cast<unsigned long long>(bytes), node.name,
-                nodes_[at].name,
-                static_cast<unsigned long long>(nodes_[at].usage));
-    }
-    nodes_[at].usage -= bytes;
-  }
+  // Each ancestor's usage against the same bytes (model state: the own
+  // usage was tested above), in reserve_walks.cc.
+  UnchargeAlongPath(id, bytes);
   AuditPath(id);
 }
 
 ReserveStatus ReserveTree::Connect(ReserveId child, ReserveId parent) {
-  if (!IsLive(child) || !IsLive(parent) || child == kRootReserve)
+  if (!Live(child) || !Live(parent) || child == kRootReserve)
     return ReserveStatus::kInvalid;
   ReserveNode& node = nodes_[child];
   if (node.parent != kNoReserve) return ReserveStatus::kInvalid;
@@ -301,7 +275,7 @@ ReserveStatus ReserveTree::Connect(ReserveId child, ReserveId parent) {
 }
 
 ReserveStatus ReserveTree::Disconnect(ReserveId child) {
-  if (!IsLive(child) || child == kRootReserve) return ReserveStatus::kInvalid;
+  if (!Live(child) || child == kRootReserve) return ReserveStatus::kInvalid;
   ReserveNode& node = nodes_[child];
   const ReserveId parent = node.parent;
   if (parent == kNoReserve) return ReserveStatus::kInvalid;
@@ -313,20 +287,11 @@ ReserveStatus ReserveTree::Disconnect(ReserveId child) {
     // Shrinking the strict reserve always succeeds.
     pages_->SetStrictReserve(nodes_[kRootReserve].pages);
   }
-  ReserveId* link = &nodes_[parent].first_child;
-  while (*link != child) link = &nodes_[*link].next_sibling;
-  *link = node.next_sibling;
+  UnlinkChild(parent, child);
   node.parent = kNoReserve;
   node.next_sibling = kNoReserve;
   AuditPath(parent);
   return ReserveStatus::kOk;
-}
-
-bool ReserveTree::AllUsageZero() const {
-  for (const ReserveNode& node : nodes_) {
-    if (node.live && node.usage != 0) return false;
-  }
-  return true;
 }
 
 void ReserveTree::CorruptUsageForTesting(ReserveId id, int64_t delta) {

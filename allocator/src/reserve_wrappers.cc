@@ -79,18 +79,7 @@ void Model::AllocateEmergency(ReserveGrant* grant, uint64_t charge,
   }
 }
 
-// Did `node`'s estimate budget this kind of allocation? Only a reserve of
-// the wrapper's kind (for a cache reserve: of that very cache, not a later
-// one reusing its id) that is attached under the root, so that its pages
-// are part of the strict reserve.
-bool Model::Budgets(ReserveId node, ReserveKind kind,
-                    const KmemCache* cache) const {
-  if (!reserves_.IsLive(node)) return false;
-  const ReserveNode& n = reserves_.node(node);
-  if (n.kind != kind || reserves_.TopOf(node) != kRootReserve) return false;
-  return kind != ReserveKind::kCache ||
-         (n.cache_id == cache->id && n.cache_generation == cache->generation);
-}
+// Model::Budgets(): reserve_walks.cc (model state only).
 
 // A grant the node's estimate never budgeted (kmalloc against a pages
 // reserve, an object of one cache against another's, anything against a

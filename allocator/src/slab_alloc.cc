@@ -266,12 +266,24 @@ Pfn SlabAllocator::NewSlab(KmemCache* cache, const AllocContext& ctx,
   slab.order = static_cast<uint8_t>(order);
   slab.pfmemalloc = head.flags & kPagePfmemalloc;
   // The free list in address order, then everything poisoned: free
-  // objects and the slack at the end of the slab.
-  for (uint32_t i = 0; i < objects; ++i) {
-    void* next = i + 1 < objects ? ObjectAt(pfn, i + 1, *cache) : nullptr;
-    SetFreePointer(ObjectAt(pfn, i, *cache), next);
+  // objects and the slack at the end of the slab. Object i + 1 starts
+  // `size` bytes after object i: one pointer steps through the slab (the
+  // same free pointers as ObjectAt(i) -> ObjectAt(i + 1), the last one
+  // null), without the per-object test for the last object and without
+  // recomputing the slab's address for each (the store of a free pointer
+  // may alias the page table as far as the compiler knows).
+  uint8_t* const base = static_cast<uint8_t*>(pages_->PageAddress(pfn));
+  if (objects > 0) {
+    const size_t size = cache->size;
+    uint8_t* object = base;
+    for (uint32_t i = 1; i < objects; ++i) {
+      uint8_t* const next = object + size;
+      SetFreePointer(object, next);
+      object = next;
+    }
+    SetFreePointer(object, nullptr);
   }
-  slab.freelist = ObjectAt(pfn, 0, *cache);
+  slab.freelist = base;
   PoisonMemory(pages_->PageAddress(pfn), kPageSize << order);
   ++cache->nr_slabs;
   ++cache->stats.new_slabs;

@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "reservoir/kmem_cache.h"
 #include "reservoir/model.h"
 #include "reservoir/report.h"
+#include "reservoir/slab_allocator.h"
 #include "test_support.h"
 
 #if defined(__has_feature)
@@ -171,6 +173,94 @@ TEST_F(AuditTouchedTest, CleanRunReportsNothingAndEndsPristine) {
   }
   EXPECT_EQ(ReportedPlace([&] { model_.CheckPristine(); }), "");
   EXPECT_TRUE(model_.IsPristine());
+}
+
+// The free list as the allocator linked it, read past ASan's poisoning.
+std::vector<void*> ReadList(void* head) {
+  std::vector<void*> list;
+  for (void* object = head; object != nullptr && list.size() <= 1024;) {
+    list.push_back(object);
+    void* const next = SetFreePointerBehindTheAllocator(object, nullptr);
+    SetFreePointerBehindTheAllocator(object, next);
+    object = next;
+  }
+  return list;
+}
+
+ModelConfig TwoCpus() {
+  ModelConfig config = Config();
+  config.nr_cpus = 2;
+  return config;
+}
+
+// DeactivateSlab() moves the CPU freelist into the slab object by object
+// (four per turn while the guard allows): the slab's list afterwards is the
+// CPU freelist reversed, in front of what the slab held (objects freed by
+// another CPU), for every length of the CPU freelist of a 64-object slab.
+TEST(DeactivateSlabTest, TheSlabListIsTheCpuListReversedInFront) {
+  for (int taken = 1; taken <= 64; ++taken) {
+    for (int remote : {0, 1, 3}) {
+      if (remote >= taken) continue;
+      SCOPED_TRACE(testing::Message() << taken << " taken, " << remote
+                                      << " freed remotely");
+      Model model{TwoCpus()};
+      std::vector<void*> objects;
+      for (int i = 0; i < taken; ++i) {
+        objects.push_back(model.Kmalloc(64, KernelCtx(0)));
+        ASSERT_NE(objects.back(), nullptr);
+      }
+      KmemCache* cache = model.slab().KmallocCache(KmallocIndex(64));
+      // Frees on CPU 1 go to the slab's own list; every second one of
+      // the rest back onto CPU 0's freelist, in a mixed order; object 0
+      // stays in use so that the slab is kept.
+      int next = 1;
+      for (int i = 0; i < remote; ++i) model.Kfree(objects[next++], 1);
+      for (int i = next; i < taken; i += 2) model.Kfree(objects[i], 0);
+      const std::vector<void*> cpu_list = ReadList(cache->cpu[0].freelist);
+      const Pfn slab_pfn = cache->cpu[0].slab;
+      const std::vector<void*> slab_list =
+          ReadList(model.slab().slab(slab_pfn).freelist);
+      model.slab().CacheShrink(cache);  // deactivates CPU 0's slab
+      ASSERT_EQ(model.slab().slab(slab_pfn).place, SlabPlace::kNodePartial);
+      std::vector<void*> expected(cpu_list.rbegin(), cpu_list.rend());
+      expected.insert(expected.end(), slab_list.begin(), slab_list.end());
+      EXPECT_EQ(ReadList(model.slab().slab(slab_pfn).freelist), expected);
+      model.AuditFull();  // reports nothing
+    }
+  }
+}
+
+// A cyclic CPU freelist is reported by the deactivation's guard. The walk
+// reverses the list in place as it goes, so a list x0..x(n-1) whose last
+// entry points back at x(k) ends after n + k + 1 moves (the second visit
+// of x(k) leads back down to x0, whose pointer is then the slab's old
+// list, here null); the guard reports once the moves exceed the slab's 64
+// objects, and not at 64.
+TEST(DeactivateSlabTest, ACyclicCpuFreelistIsReportedAfterTheSlabsObjects) {
+  struct Case {
+    int length;
+    int back_to;
+    bool reported;
+  };
+  for (const Case& c : {Case{63, 0, false}, Case{63, 1, true},
+                        Case{63, 62, true}, Case{40, 23, false},
+                        Case{40, 24, true}, Case{33, 31, true},
+                        Case{5, 4, false}}) {
+    SCOPED_TRACE(testing::Message() << c.length << " back to " << c.back_to);
+    Model model{Config()};
+    for (int i = 0; i < 64 - c.length; ++i) {
+      ASSERT_NE(model.Kmalloc(64, KernelCtx()), nullptr);
+    }
+    KmemCache* cache = model.slab().KmallocCache(KmallocIndex(64));
+    const std::vector<void*> cpu_list = ReadList(cache->cpu[0].freelist);
+    ASSERT_EQ(cpu_list.size(), static_cast<size_t>(c.length));
+    SetFreePointerBehindTheAllocator(cpu_list.back(), cpu_list[c.back_to]);
+    SetReportHandlerForTesting(ThrowReport);
+    EXPECT_EQ(ReportedPlace([&] { model.slab().CacheShrink(cache); }),
+              c.reported ? "slab.deactivate_cyclic_cpu_freelist" : "");
+    SetReportHandlerForTesting(nullptr);
+    // The model is left broken; only its destructor runs.
+  }
 }
 
 // ObjectIndex() (a multiplication by the reciprocal) against the division:

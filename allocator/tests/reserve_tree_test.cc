@@ -383,6 +383,45 @@ TEST_F(ReserveTreeTest, WrongNumbersAboveTheNodeAreTheAuditsToReport) {
   tree().AuditFull();
 }
 
+// AuditFull() walks the slots up to the highest one live since the reset:
+// a node in a high slot, detached (so that no other node's sums see it)
+// and with the slots below it freed again, is still audited; after a
+// reset the walk starts again from the root alone.
+TEST_F(ReserveTreeTest, TheFullAuditReachesTheHighestSlotUsed) {
+  std::vector<ReserveId> low;
+  for (int i = 0; i < 6; ++i) low.push_back(tree().Create("low", kRootReserve));
+  const ReserveId high = tree().Create("high", kNoReserve);
+  ASSERT_NE(high, kNoReserve);
+  for (ReserveId id : low) ASSERT_EQ(tree().Destroy(id), ReserveStatus::kOk);
+  tree().AuditFull();  // clean
+  tree().CorruptUsageForTesting(high, 4096);
+  SetReportHandlerForTesting(&ThrowAuditReport);
+  std::string place;
+  try {
+    tree().AuditFull();
+  } catch (const AuditReport& report) {
+    place = report.place;
+  }
+  SetReportHandlerForTesting(nullptr);
+  EXPECT_EQ(place, "reserve.audit_subtree_sums/usage");
+  tree().CorruptUsageForTesting(high, -4096);
+  model_.Reset();
+  const ReserveId again = tree().Create("again", kNoReserve);
+  EXPECT_EQ(again, 1);  // the lowest free slot, as before
+  tree().CorruptUsageForTesting(again, 8);
+  place.clear();
+  SetReportHandlerForTesting(&ThrowAuditReport);
+  try {
+    tree().AuditFull();
+  } catch (const AuditReport& report) {
+    place = report.place;
+  }
+  SetReportHandlerForTesting(nullptr);
+  EXPECT_EQ(place, "reserve.audit_subtree_sums/usage");
+  tree().CorruptUsageForTesting(again, -8);
+  tree().AuditFull();
+}
+
 // ---------------------------------------------------------------------------
 // Connect and disconnect.
 

@@ -143,6 +143,15 @@ class ReserveTree {
                     int64_t usage);
   ReserveStatus ApplyStrictReserveDelta(ReserveId top, int64_t pages_delta);
   void AuditNode(ReserveId id) const;
+  // Walks over the tree's own state, in reserve_walks.cc (no comparison
+  // tracing): IsLive() out of line, the lowest free slot for Create()
+  // (kNoReserve when none; counted in slots_used_), each ancestor's usage
+  // less `bytes` (reported below zero), and `child` taken off `parent`'s
+  // child list.
+  bool Live(ReserveId id) const;
+  ReserveId TakeFreeSlot();
+  void UnchargeAlongPath(ReserveId id, uint64_t bytes);
+  void UnlinkChild(ReserveId parent, ReserveId child);
 
   PageAllocator* pages_;
   SlabAllocator* slab_;
@@ -153,6 +162,9 @@ class ReserveTree {
   int nr_cpus_;
   int max_order_;
   ReserveNode nodes_[kMaxReserves];
+  // Slots [slots_used_, kMaxReserves) have not been live since the last
+  // reset (Create() takes the lowest free slot): AuditFull() stops there.
+  ReserveId slots_used_ = kRootReserve + 1;
   bool demand_changed_in_use_ = false;
 };
 

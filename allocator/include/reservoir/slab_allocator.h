@@ -178,6 +178,10 @@ class SlabAllocator {
   void LoadFreelist(KmemCache* cache, int cpu, Pfn slab_pfn);
   Pfn GetPartialNode(KmemCache* cache, bool reserve_ok);
   void DeactivateSlab(KmemCache* cache, int cpu);
+  // DeactivateSlab()'s report, out of line (it keeps the walk's loop
+  // free of the report's argument set-up).
+  [[noreturn]] void ReportCyclicCpuFreelist(const KmemCache& cache, int cpu,
+                                            Pfn slab_pfn) const;
   void PlaceInactiveSlab(KmemCache* cache, Pfn slab_pfn);
   void PutCpuPartial(KmemCache* cache, Pfn slab_pfn, int cpu);
   void UnfreezePartials(KmemCache* cache, int cpu);
