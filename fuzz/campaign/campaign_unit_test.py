@@ -309,11 +309,15 @@ class EngineOutputTest(unittest.TestCase):
         args = argparse.Namespace(engine="libfuzzer", root=ROOT, stop_on_first=False)
         return LibFuzzerRun("slab_fuzzer", Path("/nonexistent"), Path("/nonexistent"), args)
 
-    def test_seed_adds_the_options_that_repeat(self):
+    @staticmethod
+    def libfuzzer_command(seed, runs):
         args = argparse.Namespace(engine="libfuzzer", root=ROOT, stop_on_first=True,
-                                  time=30, runs=5000, seed=7, no_seeds=True)
-        command = LibFuzzerRun("slab_fuzzer", Path("/nonexistent"),
-                               Path("/nonexistent"), args).command()
+                                  time=30, runs=runs, seed=seed, no_seeds=True)
+        return LibFuzzerRun("slab_fuzzer", Path("/nonexistent"),
+                            Path("/nonexistent"), args).command()
+
+    def test_seed_adds_the_options_that_repeat(self):
+        command = self.libfuzzer_command(seed=7, runs=5000)
         self.assertIn("-seed=7", command)
         self.assertIn("-reload=0", command)
         self.assertIn("-rss_limit_mb=0", command)
@@ -323,10 +327,7 @@ class EngineOutputTest(unittest.TestCase):
         self.assertFalse(command[-1].startswith("-"))
 
     def test_no_seed_keeps_the_defaults(self):
-        args = argparse.Namespace(engine="libfuzzer", root=ROOT, stop_on_first=True,
-                                  time=30, runs=0, seed=0, no_seeds=True)
-        command = LibFuzzerRun("slab_fuzzer", Path("/nonexistent"),
-                               Path("/nonexistent"), args).command()
+        command = self.libfuzzer_command(seed=0, runs=0)
         self.assertIn("-seed=0", command)
         self.assertFalse([a for a in command
                           if a.startswith(("-reload", "-rss_limit_mb"))])
