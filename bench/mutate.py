@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Mutation check of the fuzz oracle: which small allocator changes go unseen.
 
-Each mutant is one small change to one file of allocator/src/*.cc:
+Each mutant is one small change to one file of the allocator: a source
+(allocator/src/*.cc) or a header with inline code (allocator/src/*.h,
+allocator/include/reservoir/*.h, e.g. the slab fast path):
 
   rel     a relational operator swapped (< <=, > >=, == !=)
   arith   an arithmetic operator swapped (+ -, * /)
@@ -11,8 +13,12 @@ Each mutant is one small change to one file of allocator/src/*.cc:
   const   an integer literal moved by one (n-1, or 1 for 0)
 
 Mutation sites are enumerated in code only (comments, strings, character
-literals and preprocessor lines are skipped), in file and offset order; a
-fixed-seed sample of `--count` of them is taken (`--seed`). Everything runs on
+literals and preprocessor lines are skipped), in file and offset order; in a
+header, only inside function bodies (the inline code: not declarations,
+enumerators, member initialisers or constant tables). A fixed-seed sample of
+`--count` of them is taken (`--seed`); `--no-headers` samples the sources
+alone, as the script did before it read headers, so an older `--seed` and
+`--count` give the same mutants again. Everything runs on
 a private copy of the sources (`git archive` of `--rev`, HEAD by default) in
 a fresh work directory, so the checkout is never edited and a crash leaves it
 clean.
@@ -29,8 +35,9 @@ before the next mutant.
                   timeout of one input)
   survived        every target ran its budget clean
   no-compile      the mutant did not build
-  equivalent      the mutant compiled to the same object file as the original
-                  (so no test could ever kill it); not run
+  equivalent      the mutant compiled to the same object files as the
+                  original (every object the rebuild made, for a header all
+                  that include it; so no test could ever kill it); not run
   gone            (--same-as only) the mutated line no longer exists
 
 `--same-as OLD/mutants.json` reruns exactly the mutants of an earlier run on
@@ -156,6 +163,52 @@ def sites_in(path, text):
     return sites
 
 
+def function_bodies(code):
+    """(start, end) offsets of the outermost function bodies in `code` (text
+    already through blank_non_code): a `{` whose preceding code, past any
+    `const`, `noexcept`, `override`, `final` or `mutable`, ends with `)`
+    (a function, a constructor after its initialisers, a lambda). Class,
+    namespace, enum and initialiser braces are not bodies."""
+    bodies = []
+    stack = []  # per open brace: whether it starts a body
+    start = None
+    qualifier = re.compile(r"(?:\s*\b(?:const|noexcept|override|final|mutable))*\s*$")
+    for i, c in enumerate(code):
+        if c == "{":
+            opens_body = False
+            if start is None:
+                before = code[max(0, i - 400):i]
+                m = qualifier.search(before)
+                head = before[:m.start()] if m else before
+                opens_body = head.rstrip().endswith(")")
+                if opens_body:
+                    start = i
+            stack.append(opens_body)
+        elif c == "}" and stack:
+            if stack.pop():
+                bodies.append((start, i + 1))
+                start = None
+    return bodies
+
+
+def sites_in_header(path, text):
+    """The mutation sites of a header that lie in its inline code."""
+    bodies = function_bodies(blank_non_code(text))
+    return [s for s in sites_in(path, text)
+            if any(a < s[1] < b for a, b in bodies)]
+
+
+def allocator_files(src_root, headers=True):
+    """The files to mutate, relative to `src_root`, sorted: allocator/src/*.cc
+    and (headers) allocator/src/*.h and allocator/include/reservoir/*.h."""
+    dirs = [(os.path.join("allocator", "src"), (".cc", ".h") if headers else (".cc",))]
+    if headers:
+        dirs.append((os.path.join("allocator", "include", "reservoir"), (".h",)))
+    return sorted(os.path.join(d, f) for d, ends in dirs
+                  for f in os.listdir(os.path.join(src_root, d))
+                  if f.endswith(ends))
+
+
 def site_key(site):
     return (site["file"], site["kind"], site["old"], site["new"], site["source"])
 
@@ -181,7 +234,8 @@ def all_sites(src_root, files):
     for rel in files:
         with open(os.path.join(src_root, rel), encoding="utf-8") as f:
             text = f.read()
-        for kind, offset, old, new in sites_in(rel, text):
+        find = sites_in_header if rel.endswith(".h") else sites_in
+        for kind, offset, old, new in find(rel, text):
             line = line_of(text, offset)
             src_line = text.splitlines()[line - 1].strip()
             result.append({"file": rel, "offset": offset, "line": line,
@@ -211,15 +265,44 @@ def read_targets(src):
                 if re.fullmatch(r"[a-z][a-z0-9_]*", l.strip())]
 
 
-def object_hash(build, rel):
-    """Hash of the object file compiled from `rel` (allocator/src/x.cc)."""
-    name = os.path.basename(rel) + ".o"
-    for root, _, files in os.walk(os.path.join(build, "allocator")):
-        if name in files and "reservoir_allocator.dir" in root \
-                and "nofaults" not in root:
-            with open(os.path.join(root, name), "rb") as f:
-                return hashlib.sha256(f.read()).hexdigest()
-    return None
+def object_files(build):
+    """Every object file of the build but those of the allocator's copy
+    without fault sites (bench/, which no fuzz target links): path ->
+    (mtime_ns, size)."""
+    found = {}
+    for root, _, files in os.walk(build):
+        if "nofaults" in root:
+            continue
+        for name in files:
+            if name.endswith(".o"):
+                path = os.path.join(root, name)
+                st = os.stat(path)
+                found[path] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def file_hash(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class ObjectBaseline:
+    """The unmutated build's object files, to tell whether a mutant changed
+    any of them: a source's mutant changes its own object, a header's every
+    object compiled from a file that includes it. Only objects whose time
+    stamp or size moved since the baseline are read again."""
+
+    def __init__(self, build):
+        self.build = build
+        self.stat = object_files(build)
+        self.hash = {p: file_hash(p) for p in self.stat}
+
+    def unchanged(self):
+        now = object_files(self.build)
+        if now.keys() != self.stat.keys():
+            return False
+        return all(now[p] == self.stat[p] or file_hash(p) == self.hash[p]
+                   for p in now)
 
 
 REPORT_RE = re.compile(
@@ -285,8 +368,10 @@ def markdown(meta, mutants):
 
 def main():
     ap = argparse.ArgumentParser(
-        description="Mutate allocator/src/*.cc one small change at a time and "
-                    "report which mutants the fuzz targets kill.",
+        description="Mutate the allocator (allocator/src/*.cc, and the inline "
+                    "code of allocator/src/*.h and allocator/include/reservoir/*.h) "
+                    "one small change at a time and report which mutants the "
+                    "fuzz targets kill.",
         epilog="Example: bench/mutate.py --count 40 --seed 1 --out runs/mutate-1")
     ap.add_argument("--seed", type=int, default=1, help="sampling seed (default 1)")
     ap.add_argument("--count", type=int, default=40, help="mutants to sample (default 40)")
@@ -304,6 +389,9 @@ def main():
     ap.add_argument("--same-as", metavar="JSON",
                     help="rerun the mutants of an earlier mutants.json (its seed, "
                     "count, runs and sanitizers too) on today's sources")
+    ap.add_argument("--no-headers", action="store_true",
+                    help="mutate allocator/src/*.cc only, as before headers were "
+                    "read (an older run's --seed and --count pick the same mutants)")
     ap.add_argument("--list", action="store_true",
                     help="print the sampled mutants and exit (no build)")
     args = ap.parse_args()
@@ -352,9 +440,7 @@ def main():
         archive = subprocess.run(["git", "-C", REPO, "archive", rev],
                                  stdout=subprocess.PIPE, check=True).stdout
         subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
-        files = sorted(os.path.join("allocator", "src", f)
-                       for f in os.listdir(os.path.join(src, "allocator", "src"))
-                       if f.endswith(".cc"))
+        files = allocator_files(src, headers=not args.no_headers)
         sites = with_occurrences(all_sites(src, files))
         mutants = []
         if previous is not None:
@@ -424,7 +510,7 @@ def main():
             if report:
                 sys.stderr.write(f"mutate.py: the unmutated {t} reports: {report}\n")
                 return 1
-        base_hash = {f: object_hash(build, f) for f in files}
+        baseline = ObjectBaseline(build)
         log(f"mutate: base build clean ({time.time() - start:.0f} s)")
 
         originals = {}
@@ -448,7 +534,7 @@ def main():
                 rc, out = run(build_cmd, timeout=1200)
                 if rc != 0:
                     m["result"] = "no-compile"
-                elif object_hash(build, m["file"]) == base_hash[m["file"]]:
+                elif baseline.unchanged():
                     m["result"] = "equivalent"
                 else:
                     m["result"] = "survived"

@@ -309,6 +309,29 @@ class EngineOutputTest(unittest.TestCase):
         args = argparse.Namespace(engine="libfuzzer", root=ROOT, stop_on_first=False)
         return LibFuzzerRun("slab_fuzzer", Path("/nonexistent"), Path("/nonexistent"), args)
 
+    @staticmethod
+    def libfuzzer_command(seed, runs):
+        args = argparse.Namespace(engine="libfuzzer", root=ROOT, stop_on_first=True,
+                                  time=30, runs=runs, seed=seed, no_seeds=True)
+        return LibFuzzerRun("slab_fuzzer", Path("/nonexistent"),
+                            Path("/nonexistent"), args).command()
+
+    def test_seed_adds_the_options_that_repeat(self):
+        command = self.libfuzzer_command(seed=7, runs=5000)
+        self.assertIn("-seed=7", command)
+        self.assertIn("-reload=0", command)
+        self.assertIn("-rss_limit_mb=0", command)
+        self.assertIn("-runs=5000", command)
+        # Options before the corpus directory, which comes last here.
+        self.assertTrue(all(a.startswith("-") for a in command[1:-1]))
+        self.assertFalse(command[-1].startswith("-"))
+
+    def test_no_seed_keeps_the_defaults(self):
+        command = self.libfuzzer_command(seed=0, runs=0)
+        self.assertIn("-seed=0", command)
+        self.assertFalse([a for a in command
+                          if a.startswith(("-reload", "-rss_limit_mb"))])
+
     def test_fork_status(self):
         run = self.make_libfuzzer()
         run.parse("#7219: cov: 3401 ft: 4862 corp: 291 exec/s 611 oom/timeout/crash: "

@@ -72,10 +72,8 @@ events() {
 }
 
 # Address-space randomisation off where the machine allows it (setarch -R,
-# util-linux): with it on, reserve_fuzzer and swap_over_net_fuzzer can still
-# differ between two runs, from some address that reaches libFuzzer's
-# comparison tables (both runs repeat with -use_cmp=0, or with -R); which
-# comparison carries it is not found yet (docs/ENGINES.md, "What repeats").
+# util-linux): with it on, swap_over_net_fuzzer can still differ between two
+# runs, from a cause not found yet (docs/ENGINES.md, "What repeats").
 launch=()
 aslr=on
 if command -v setarch > /dev/null 2>&1 && setarch "$(uname -m)" -R true 2> /dev/null; then

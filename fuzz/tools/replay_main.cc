@@ -4,13 +4,9 @@
 // "# reservoir program v1") or a directory (its regular files, by name).
 // Exits 0 when everything ran clean; a finding prints its RESERVOIR BUG (or
 // sanitizer) report and aborts; bad arguments or unreadable files exit 2.
-#include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +14,7 @@
 #include "reservoir/plant.h"
 #include "reservoir/program/text_format.h"
 #include "reservoir/targets/target_profile.h"
+#include "reservoir/tools/cli.h"
 
 namespace {
 
@@ -27,8 +24,7 @@ using reservoir::targets::TargetProfile;
 constexpr const char* kProg = "reservoir-replay";
 
 [[noreturn]] void Fail(const std::string& message) {
-  std::fprintf(stderr, "%s: %s\n", kProg, message.c_str());
-  std::exit(2);
+  reservoir::tools::Fail(kProg, message);
 }
 
 void Usage(FILE* out) {
@@ -50,35 +46,6 @@ void Usage(FILE* out) {
       "                 selects one) and exit\n\n"
       "Exit status: 0 clean; a finding aborts with its report; 2 bad usage.\n",
       kProg);
-}
-
-bool ReadFile(const fs::path& path, std::vector<uint8_t>* out,
-              std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot read '" + path.string() + "': " + std::strerror(errno);
-    return false;
-  }
-  out->assign(std::istreambuf_iterator<char>(in), {});
-  if (in.bad()) {
-    *error = "cannot read '" + path.string() + "'";
-    return false;
-  }
-  return true;
-}
-
-const TargetProfile* TargetFromPath(const fs::path& path) {
-  for (const fs::path& part : fs::absolute(path)) {
-    if (const TargetProfile* t = reservoir::targets::FindTarget(part.string()))
-      return t;
-  }
-  return nullptr;
-}
-
-bool IsText(const std::vector<uint8_t>& bytes) {
-  const std::string_view first = reservoir::program::kTextFormatFirstLine;
-  return bytes.size() >= first.size() &&
-         std::equal(first.begin(), first.end(), bytes.begin());
 }
 
 }  // namespace
@@ -126,46 +93,21 @@ int main(int argc, char** argv) {
   }
   if (paths.empty()) Fail("no input given (see --help)");
 
-  // Expand directories, and check every file is readable before running.
-  std::vector<fs::path> files;
-  for (const fs::path& path : paths) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      std::vector<fs::path> entries;
-      for (const auto& entry : fs::directory_iterator(path, ec)) {
-        if (entry.is_regular_file()) entries.push_back(entry.path());
-      }
-      if (ec) Fail("cannot list '" + path.string() + "': " + ec.message());
-      std::sort(entries.begin(), entries.end());
-      files.insert(files.end(), entries.begin(), entries.end());
-    } else if (fs::exists(path, ec)) {
-      files.push_back(path);
-    } else {
-      Fail("cannot read '" + path.string() + "': No such file or directory");
-    }
-  }
+  // Expand directories, and check every file exists before running.
+  const std::vector<fs::path> files = reservoir::tools::ExpandPaths(
+      kProg, paths, reservoir::tools::DirectoryWalk::kTopLevel);
 
   reservoir::exec::Executor executor;
   reservoir::exec::ExecOptions options;
   if (trace) options.trace = stdout;
   size_t ran = 0;
   for (const fs::path& file : files) {
-    std::vector<uint8_t> bytes;
-    std::string error;
-    if (!ReadFile(file, &bytes, &error)) Fail(error);
-    reservoir::program::Program program;
-    if (IsText(bytes)) {
-      const auto parsed = reservoir::program::FromText(
-          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-      if (!parsed.ok()) Fail(file.string() + ": " + parsed.error->ToString());
-      program = parsed.program;
-    } else {
-      const TargetProfile* t = target != nullptr ? target : TargetFromPath(file);
-      if (t == nullptr) {
-        Fail(file.string() + ": a binary input needs --target (see --list-targets)");
-      }
-      program = reservoir::targets::DecodeForTarget(*t, bytes);
+    const std::optional<reservoir::program::Program> loaded =
+        reservoir::tools::LoadProgram(kProg, file, target);
+    if (!loaded) {
+      Fail(file.string() + ": a binary input needs --target (see --list-targets)");
     }
+    const reservoir::program::Program& program = *loaded;
     std::printf("== %s (%zu operations)\n", file.string().c_str(), program.ops.size());
     if (print) std::fputs(reservoir::program::ToText(program).c_str(), stdout);
     std::fflush(stdout);

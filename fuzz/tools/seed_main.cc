@@ -19,6 +19,7 @@
 
 #include "reservoir/program/text_format.h"
 #include "reservoir/targets/target_profile.h"
+#include "reservoir/tools/cli.h"
 
 namespace {
 
@@ -26,8 +27,7 @@ namespace fs = std::filesystem;
 constexpr const char* kProg = "reservoir-seed";
 
 [[noreturn]] void Fail(const std::string& message) {
-  std::fprintf(stderr, "%s: %s\n", kProg, message.c_str());
-  std::exit(2);
+  reservoir::tools::Fail(kProg, message);
 }
 
 bool ReadAll(const fs::path& path, std::string* out) {

@@ -697,6 +697,30 @@ Grant AdapterModel::FinishGrant(void* object, PageHandle page, int order,
   return grant;
 }
 
+// The end of the three reserve-allocation wrappers in lockstep, once the
+// reference has made its own grant `ref` for the same call: compare the
+// results, keep the pair for the free, or give back (release_ref) a grant
+// only the reference made, so that the two trees stay alike; then compare
+// the views. compare_both adds the wrapper's own checks of a pair, after
+// the emergency flags and before the views, so that a divergence names the
+// first difference.
+template <typename ReleaseRef, typename CompareBoth>
+void AdapterModel::LockstepGrant(const char* what, const Grant& grant,
+                                 const Grant& ref, unsigned views_excuse,
+                                 ReleaseRef release_ref,
+                                 CompareBoth compare_both) {
+  CompareResult(what, grant.ok(), ref.ok(),
+                RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_ESTIMATOR);
+  if (grant.ok() && ref.ok()) {
+    ref_grants_[grant.object] = ref;
+    CompareEmergency(what, grant.emergency, ref.emergency);
+    compare_both();
+  } else if (ref.ok()) {
+    release_ref();  // keep the reference tidy
+  }
+  CompareViews(what, views_excuse);
+}
+
 Grant AdapterModel::KmallocReserve(size_t size, const AllocContext& ctx,
                                    ReserveHandle node) {
   const uint64_t usage_before = ViewOf(node, "kmalloc_reserve").usage;
@@ -722,22 +746,18 @@ Grant AdapterModel::KmallocReserve(size_t size, const AllocContext& ctx,
   AfterWrapper();
   if (lockstep_active()) {
     const Grant ref = reference_->KmallocReserve(size, ctx, RefNode(node));
-    CompareResult("kmalloc_reserve", grant.ok(), ref.ok(),
-                  RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_ESTIMATOR);
-    if (grant.ok() && ref.ok()) {
-      ref_grants_[grant.object] = ref;
-      CompareEmergency("kmalloc_reserve", grant.emergency, ref.emergency);
-      if (lockstep_active() && grant.charged != ref.charged &&
-          !Excused(RESERVOIR_CHOICE_KMALLOC_CHARGE)) {
-        Diverged("lockstep.kmalloc_reserve/charged", "kmalloc_reserve(%zu) "
-                 "charged %llu, the reference %llu", size,
-                 static_cast<unsigned long long>(grant.charged),
-                 static_cast<unsigned long long>(ref.charged));
-      }
-    } else if (ref.ok()) {
-      reference_->KfreeReserve(ref, ctx.cpu);  // keep the reference tidy
-    }
-    CompareViews("kmalloc_reserve", RESERVOIR_CHOICE_KMALLOC_CHARGE);
+    LockstepGrant(
+        "kmalloc_reserve", grant, ref, RESERVOIR_CHOICE_KMALLOC_CHARGE,
+        [&] { reference_->KfreeReserve(ref, ctx.cpu); },
+        [&] {
+          if (lockstep_active() && grant.charged != ref.charged &&
+              !Excused(RESERVOIR_CHOICE_KMALLOC_CHARGE)) {
+            Diverged("lockstep.kmalloc_reserve/charged", "kmalloc_reserve(%zu) "
+                     "charged %llu, the reference %llu", size,
+                     static_cast<unsigned long long>(grant.charged),
+                     static_cast<unsigned long long>(ref.charged));
+          }
+        });
   }
   // After lockstep, so that a divergence names the difference first.
   if (object == nullptr && IsEntitled(ctx) && size != 0) {
@@ -750,6 +770,24 @@ Grant AdapterModel::KmallocReserve(size_t size, const AllocContext& ctx,
   return grant;
 }
 
+// The end of the three reserve-free wrappers, once the adapter has freed
+// `grant`: it is no longer live and no longer charged to its node; in
+// lockstep the reference frees its grant of the pair (free_ref, which says
+// whether it could) and the views are compared.
+template <typename FreeRef>
+void AdapterModel::EndFree(const char* what, const Grant& grant,
+                           unsigned views_excuse, FreeRef free_ref) {
+  live_grants_.erase(grant.object);
+  if (grant.emergency && grant.node < kMaxReserves) {
+    nodes_[grant.node].charged -= grant.charged;
+  }
+  AfterWrapper();
+  if (!lockstep_active()) return;
+  const auto ref = ref_grants_.find(grant.object);
+  if (ref != ref_grants_.end() && free_ref(ref->second)) ref_grants_.erase(ref);
+  CompareViews(what, views_excuse);
+}
+
 void AdapterModel::KfreeReserve(const Grant& grant, uint16_t cpu) {
   AllocContext ctx;
   ctx.cpu = cpu;
@@ -757,19 +795,11 @@ void AdapterModel::KfreeReserve(const Grant& grant, uint16_t cpu) {
     CallScope scope(this, ctx, "kfree_reserve");
     table_->kfree_reserve(grant.object, PtrOf(grant.node), grant.emergency);
   }
-  live_grants_.erase(grant.object);
-  if (grant.emergency && grant.node < kMaxReserves) {
-    nodes_[grant.node].charged -= grant.charged;
-  }
-  AfterWrapper();
-  if (lockstep_active()) {
-    const auto ref = ref_grants_.find(grant.object);
-    if (ref != ref_grants_.end()) {
-      reference_->KfreeReserve(ref->second, cpu);
-      ref_grants_.erase(ref);
-    }
-    CompareViews("kfree_reserve", RESERVOIR_CHOICE_KMALLOC_CHARGE);
-  }
+  EndFree("kfree_reserve", grant, RESERVOIR_CHOICE_KMALLOC_CHARGE,
+          [&](const Grant& ref) {
+            reference_->KfreeReserve(ref, cpu);
+            return true;
+          });
 }
 
 Grant AdapterModel::AllocPagesReserve(int order, const AllocContext& ctx,
@@ -812,15 +842,8 @@ Grant AdapterModel::AllocPagesReserve(int order, const AllocContext& ctx,
   AfterWrapper();
   if (lockstep_active()) {
     const Grant ref = reference_->AllocPagesReserve(order, ctx, RefNode(node));
-    CompareResult("alloc_pages_reserve", grant.ok(), ref.ok(),
-                  RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_ESTIMATOR);
-    if (grant.ok() && ref.ok()) {
-      ref_grants_[grant.object] = ref;
-      CompareEmergency("alloc_pages_reserve", grant.emergency, ref.emergency);
-    } else if (ref.ok()) {
-      reference_->FreePagesReserve(ref);
-    }
-    CompareViews("alloc_pages_reserve", 0);
+    LockstepGrant("alloc_pages_reserve", grant, ref, 0,
+                  [&] { reference_->FreePagesReserve(ref); }, [] {});
   }
   if (pfn == RESERVOIR_NO_PAGE && IsEntitled(ctx) && order >= 0 &&
       order <= max_order()) {
@@ -837,19 +860,10 @@ void AdapterModel::FreePagesReserve(const Grant& grant) {
     table_->free_pages_reserve(grant.page, static_cast<unsigned>(grant.order),
                                PtrOf(grant.node), grant.emergency);
   }
-  live_grants_.erase(grant.object);
-  if (grant.emergency && grant.node < kMaxReserves) {
-    nodes_[grant.node].charged -= grant.charged;
-  }
-  AfterWrapper();
-  if (lockstep_active()) {
-    const auto ref = ref_grants_.find(grant.object);
-    if (ref != ref_grants_.end()) {
-      reference_->FreePagesReserve(ref->second);
-      ref_grants_.erase(ref);
-    }
-    CompareViews("free_pages_reserve", 0);
-  }
+  EndFree("free_pages_reserve", grant, 0, [&](const Grant& ref) {
+    reference_->FreePagesReserve(ref);
+    return true;
+  });
 }
 
 Grant AdapterModel::CacheAllocReserve(CacheHandle cache,
@@ -886,15 +900,10 @@ Grant AdapterModel::CacheAllocReserve(CacheHandle cache,
                           ? Grant{}
                           : reference_->CacheAllocReserve(ref_cache->second, ctx,
                                                           RefNode(node));
-    CompareResult("cache_alloc_reserve", grant.ok(), ref.ok(),
-                  RESERVOIR_CHOICE_STRICT_LIMIT | RESERVOIR_CHOICE_ESTIMATOR);
-    if (grant.ok() && ref.ok()) {
-      ref_grants_[grant.object] = ref;
-      CompareEmergency("cache_alloc_reserve", grant.emergency, ref.emergency);
-    } else if (ref.ok()) {
-      reference_->CacheFreeReserve(ref_cache->second, ref, ctx.cpu);
-    }
-    CompareViews("cache_alloc_reserve", 0);
+    LockstepGrant(
+        "cache_alloc_reserve", grant, ref, 0,
+        [&] { reference_->CacheFreeReserve(ref_cache->second, ref, ctx.cpu); },
+        [] {});
   }
   if (object == nullptr && IsEntitled(ctx)) {
     CheckGuarantee("kmem_cache_alloc_reserve", kc->object_size, kc->size, node,
@@ -914,20 +923,12 @@ void AdapterModel::CacheFreeReserve(CacheHandle cache, const Grant& grant,
     table_->kmem_cache_free_reserve(EncodeCache(kc), grant.object,
                                     PtrOf(grant.node), grant.emergency);
   }
-  live_grants_.erase(grant.object);
-  if (grant.emergency && grant.node < kMaxReserves) {
-    nodes_[grant.node].charged -= grant.charged;
-  }
-  AfterWrapper();
-  if (lockstep_active()) {
-    const auto ref = ref_grants_.find(grant.object);
+  EndFree("cache_free_reserve", grant, 0, [&](const Grant& ref) {
     const auto ref_cache = ref_caches_.find(cache);
-    if (ref != ref_grants_.end() && ref_cache != ref_caches_.end()) {
-      reference_->CacheFreeReserve(ref_cache->second, ref->second, cpu);
-      ref_grants_.erase(ref);
-    }
-    CompareViews("cache_free_reserve", 0);
-  }
+    if (ref_cache == ref_caches_.end()) return false;
+    reference_->CacheFreeReserve(ref_cache->second, ref, cpu);
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------

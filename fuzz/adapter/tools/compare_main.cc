@@ -7,24 +7,23 @@
 //   reservoir-adapter-compare [--target NAME] [--random N] [--seed S]
 //                             [--json FILE] [PATH...]
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reservoir/adapter/adapter_model.h"
 #include "reservoir/exec/executor.h"
 #include "reservoir/program/header.h"
-#include "reservoir/program/text_format.h"
 #include "reservoir/report.h"
 #include "reservoir/targets/target_profile.h"
+#include "reservoir/tools/cli.h"
 
 namespace {
 
@@ -34,8 +33,7 @@ using reservoir::targets::TargetProfile;
 constexpr const char* kProg = "reservoir-adapter-compare";
 
 [[noreturn]] void Fail(const std::string& message) {
-  std::fprintf(stderr, "%s: %s\n", kProg, message.c_str());
-  std::exit(2);
+  reservoir::tools::Fail(kProg, message);
 }
 
 void Usage(FILE* out) {
@@ -158,21 +156,6 @@ size_t FirstDifference(const std::string& a, const std::string& b,
   return 0;
 }
 
-bool ReadFile(const fs::path& path, std::vector<uint8_t>* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), {});
-  return !in.bad();
-}
-
-const TargetProfile* TargetFromPath(const fs::path& path) {
-  for (const fs::path& part : fs::absolute(path)) {
-    if (const TargetProfile* t = reservoir::targets::FindTarget(part.string()))
-      return t;
-  }
-  return nullptr;
-}
-
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -228,39 +211,13 @@ int main(int argc, char** argv) {
     reservoir::program::Program program;
   };
   std::vector<Input> inputs;
-  std::vector<fs::path> files;
-  for (const fs::path& path : paths) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      std::vector<fs::path> entries;
-      for (const auto& entry : fs::recursive_directory_iterator(path, ec)) {
-        if (entry.is_regular_file()) entries.push_back(entry.path());
-      }
-      std::sort(entries.begin(), entries.end());
-      files.insert(files.end(), entries.begin(), entries.end());
-    } else if (fs::exists(path, ec)) {
-      files.push_back(path);
-    } else {
-      Fail("cannot read '" + path.string() + "': No such file or directory");
-    }
-  }
+  const std::vector<fs::path> files = reservoir::tools::ExpandPaths(
+      kProg, paths, reservoir::tools::DirectoryWalk::kRecursive);
   for (const fs::path& file : files) {
-    std::vector<uint8_t> bytes;
-    if (!ReadFile(file, &bytes)) {
-      Fail("cannot read '" + file.string() + "': " + std::strerror(errno));
-    }
-    const std::string_view first = reservoir::program::kTextFormatFirstLine;
-    if (bytes.size() >= first.size() &&
-        std::equal(first.begin(), first.end(), bytes.begin())) {
-      const auto parsed = reservoir::program::FromText(std::string_view(
-          reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-      if (!parsed.ok()) Fail(file.string() + ": " + parsed.error->ToString());
-      inputs.push_back({file.string(), parsed.program});
-      continue;
-    }
-    const TargetProfile* t = target != nullptr ? target : TargetFromPath(file);
-    if (t == nullptr) continue;  // not an input (a README, a script)
-    inputs.push_back({file.string(), reservoir::targets::DecodeForTarget(*t, bytes)});
+    std::optional<reservoir::program::Program> program =
+        reservoir::tools::LoadProgram(kProg, file, target);
+    if (!program) continue;  // not an input (a README, a script)
+    inputs.push_back({file.string(), std::move(*program)});
   }
   std::mt19937_64 rng(seed);
   for (long n = 0; n < random; ++n) {

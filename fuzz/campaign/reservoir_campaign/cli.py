@@ -95,7 +95,11 @@ def parse_args(argv, root):
                              "must be empty)")
     parser.add_argument("--seed", type=int,
                         help="libFuzzer -seed and AFL++ -s (default 0: the "
-                             "engine picks)")
+                             "engine picks); with a seed libFuzzer also gets "
+                             "-reload=0 and -rss_limit_mb=0 (no memory "
+                             "limit), which it needs to repeat a run "
+                             "(docs/ENGINES.md, \"What repeats\"; --time "
+                             "and fork mode still part two runs)")
     parser.add_argument("--engine", choices=ENGINES,
                         help="libfuzzer (default), afl (AFL++, the afl preset) "
                              "or both side by side")

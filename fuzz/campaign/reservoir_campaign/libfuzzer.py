@@ -78,6 +78,10 @@ class LibFuzzerRun(FuzzerProcess):
     def start(self, env):
         for path in (self.corpus, self.crashes):
             path.mkdir(parents=True, exist_ok=True)
+        self.launch(self.command(), env)
+
+    def command(self):
+        """The libFuzzer command line of this job."""
         command = [
             str(self.binary),
             f"-max_total_time={self.args.time}",
@@ -86,6 +90,11 @@ class LibFuzzerRun(FuzzerProcess):
             f"-seed={self.args.seed}",
             f"-artifact_prefix={self.crashes}/",
         ]
+        if self.args.seed:
+            # A seed asks for a run that repeats: libFuzzer needs these two
+            # besides -seed (no corpus re-reads on a timer, no RSS-watching
+            # thread; docs/ENGINES.md, "What repeats").
+            command += ["-reload=0", "-rss_limit_mb=0"]
         if self.fork:
             command += ["-fork=1", "-ignore_crashes=1"]
         if self.args.runs:
@@ -95,7 +104,7 @@ class LibFuzzerRun(FuzzerProcess):
         command += [str(self.corpus)]
         if self.seeds.is_dir() and not self.args.no_seeds:
             command.append(str(self.seeds))
-        self.launch(command, env)
+        return command
 
     def poll(self):
         self.read_log()

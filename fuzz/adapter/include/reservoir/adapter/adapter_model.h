@@ -174,6 +174,13 @@ class AdapterModel : public exec::ReservoirModel {
                      unsigned excuse);
   void CompareEmergency(const char* what, bool adapter, bool reference);
   void CompareViews(const char* what, unsigned excuse);
+  template <typename ReleaseRef, typename CompareBoth>
+  void LockstepGrant(const char* what, const Grant& grant, const Grant& ref,
+                     unsigned views_excuse, ReleaseRef release_ref,
+                     CompareBoth compare_both);
+  template <typename FreeRef>
+  void EndFree(const char* what, const Grant& grant, unsigned views_excuse,
+               FreeRef free_ref);
   ReserveHandle RefNode(int node) const;
   void* RefObject(const void* object) const;
   void MapObject(const void* object, void* ref_object);
