@@ -388,38 +388,34 @@ TEST_F(ReserveTreeTest, WrongNumbersAboveTheNodeAreTheAuditsToReport) {
 // and with the slots below it freed again, is still audited; after a
 // reset the walk starts again from the root alone.
 TEST_F(ReserveTreeTest, TheFullAuditReachesTheHighestSlotUsed) {
+  // The place of the report the full audit makes ("" when it makes none).
+  auto audit_place = [this]() {
+    std::string place;
+    SetReportHandlerForTesting(&ThrowAuditReport);
+    try {
+      tree().AuditFull();
+    } catch (const AuditReport& report) {
+      place = report.place;
+    }
+    SetReportHandlerForTesting(nullptr);
+    return place;
+  };
   std::vector<ReserveId> low;
   for (int i = 0; i < 6; ++i) low.push_back(tree().Create("low", kRootReserve));
   const ReserveId high = tree().Create("high", kNoReserve);
   ASSERT_NE(high, kNoReserve);
   for (ReserveId id : low) ASSERT_EQ(tree().Destroy(id), ReserveStatus::kOk);
-  tree().AuditFull();  // clean
+  EXPECT_EQ(audit_place(), "");  // clean
   tree().CorruptUsageForTesting(high, 4096);
-  SetReportHandlerForTesting(&ThrowAuditReport);
-  std::string place;
-  try {
-    tree().AuditFull();
-  } catch (const AuditReport& report) {
-    place = report.place;
-  }
-  SetReportHandlerForTesting(nullptr);
-  EXPECT_EQ(place, "reserve.audit_subtree_sums/usage");
+  EXPECT_EQ(audit_place(), "reserve.audit_subtree_sums/usage");
   tree().CorruptUsageForTesting(high, -4096);
   model_.Reset();
   const ReserveId again = tree().Create("again", kNoReserve);
   EXPECT_EQ(again, 1);  // the lowest free slot, as before
   tree().CorruptUsageForTesting(again, 8);
-  place.clear();
-  SetReportHandlerForTesting(&ThrowAuditReport);
-  try {
-    tree().AuditFull();
-  } catch (const AuditReport& report) {
-    place = report.place;
-  }
-  SetReportHandlerForTesting(nullptr);
-  EXPECT_EQ(place, "reserve.audit_subtree_sums/usage");
+  EXPECT_EQ(audit_place(), "reserve.audit_subtree_sums/usage");
   tree().CorruptUsageForTesting(again, -8);
-  tree().AuditFull();
+  EXPECT_EQ(audit_place(), "");
 }
 
 // ---------------------------------------------------------------------------
