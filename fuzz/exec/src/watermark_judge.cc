@@ -126,43 +126,35 @@ bool ExpectPage(const WatermarkJudgement& judgement, const AllocContext& ctx,
 bool ExpectPageFor(const LevelsView& levels, int order, const AllocContext& ctx,
                    ExpectedPage* out) {
   const Request r = RequestOf(levels, ctx);
-  for (int z = r.classzone; z >= 0; --z) {
-    const ZoneView& zone = levels.zone[z];
-    if (PassesMark(zone, order, zone.watermark[1], r.classzone, false, false,
-                   false)) {
-      out->zone = z;
-      out->via_no_watermarks = false;
-      return true;
-    }
-  }
-  for (int z = r.classzone; z >= 0; --z) {
-    const ZoneView& zone = levels.zone[z];
-    if (PassesMark(zone, order, zone.watermark[0], r.classzone, r.high,
-                   r.non_block, r.oom)) {
-      out->zone = z;
-      out->via_no_watermarks = false;
-      return true;
-    }
-  }
-  if (IsEntitled(ctx)) {
+  // The first zone from the class zone down that passes `mark` (0 min,
+  // 1 low) with the given relaxations, or -1.
+  auto first_passing = [&](int mark, bool high, bool non_block, bool oom) {
     for (int z = r.classzone; z >= 0; --z) {
-      if (HasBlock(levels.zone[z], order)) {
-        out->zone = z;
-        out->via_no_watermarks = true;
-        return true;
+      const ZoneView& zone = levels.zone[z];
+      if (PassesMark(zone, order, zone.watermark[mark], r.classzone, high,
+                     non_block, oom)) {
+        return z;
       }
+    }
+    return -1;
+  };
+  auto found = [out](int zone, bool via_no_watermarks) {
+    out->zone = zone;
+    out->via_no_watermarks = via_no_watermarks;
+    return true;
+  };
+  int z = first_passing(1, false, false, false);
+  if (z >= 0) return found(z, false);
+  z = first_passing(0, r.high, r.non_block, r.oom);
+  if (z >= 0) return found(z, false);
+  if (IsEntitled(ctx)) {
+    for (z = r.classzone; z >= 0; --z) {
+      if (HasBlock(levels.zone[z], order)) return found(z, true);
     }
   }
   if (ctx.gfp & kGfpNoFail) {
-    for (int z = r.classzone; z >= 0; --z) {
-      const ZoneView& zone = levels.zone[z];
-      if (PassesMark(zone, order, zone.watermark[0], r.classzone, true, false,
-                     false)) {
-        out->zone = z;
-        out->via_no_watermarks = false;
-        return true;
-      }
-    }
+    z = first_passing(0, true, false, false);
+    if (z >= 0) return found(z, false);
   }
   return false;
 }
