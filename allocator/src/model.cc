@@ -65,16 +65,16 @@ void* Model::KmemCacheAlloc(KmemCache* cache, const AllocContext& ctx) {
     return object;
   }
   SlabAllocInfo info;
-  void* object = slab_.CacheAlloc(cache, ctx, "kmem_cache_alloc", &info);
+  void* object = slab_.CacheAllocSlow(cache, ctx, "kmem_cache_alloc", &info);
   if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
   AfterOperation();
   return object;
 }
 
 void Model::KmemCacheFree(KmemCache* cache, const void* object, uint16_t cpu) {
-  if (object == nullptr || cache == nullptr ||
-      !slab_.FreeFast(cache, object, cpu)) {
-    slab_.CacheFree(cache, object, cpu);  // tries the fast path once more
+  if (object != nullptr &&
+      (cache == nullptr || !slab_.FreeFast(cache, object, cpu))) {
+    slab_.CacheFreeSlow(cache, object, cpu);
   }
   AfterOperation();
 }
@@ -86,7 +86,7 @@ void* Model::Kmalloc(size_t size, const AllocContext& ctx) {
     return object;
   }
   SlabAllocInfo info;
-  void* object = slab_.Kmalloc(size, ctx, "kmalloc", &info);
+  void* object = slab_.KmallocSlow(size, ctx, "kmalloc", &info);
   if (object != nullptr && info.from_reserve) reserve_used_unaccounted_ = true;
   AfterOperation();
   return object;

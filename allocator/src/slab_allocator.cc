@@ -166,6 +166,12 @@ uint64_t SlabAllocator::live_objects() const {
 void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
                                 const char* call_site, SlabAllocInfo* info) {
   if (void* object = CacheAllocFast(cache, ctx, info)) return object;
+  return CacheAllocSlow(cache, ctx, call_site, info);
+}
+
+void* SlabAllocator::CacheAllocSlow(KmemCache* cache, const AllocContext& ctx,
+                                    const char* call_site,
+                                    SlabAllocInfo* info) {
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
@@ -177,6 +183,11 @@ void* SlabAllocator::CacheAlloc(KmemCache* cache, const AllocContext& ctx,
 void* SlabAllocator::Kmalloc(size_t size, const AllocContext& ctx,
                              const char* call_site, SlabAllocInfo* info) {
   if (void* object = KmallocFast(size, ctx, info)) return object;
+  return KmallocSlow(size, ctx, call_site, info);
+}
+
+void* SlabAllocator::KmallocSlow(size_t size, const AllocContext& ctx,
+                                 const char* call_site, SlabAllocInfo* info) {
   SlabAllocInfo local;
   if (info == nullptr) info = &local;
   *info = SlabAllocInfo{};
@@ -272,6 +283,11 @@ void SlabAllocator::CacheFree(KmemCache* cache, const void* object,
                               uint16_t cpu) {
   if (object == nullptr) return;
   if (cache != nullptr && FreeFast(cache, object, cpu)) return;
+  CacheFreeSlow(cache, object, cpu);
+}
+
+void SlabAllocator::CacheFreeSlow(KmemCache* cache, const void* object,
+                                  uint16_t cpu) {
   uint32_t index = 0;
   const Pfn head = LookupObject(object, "kmem_cache_free", &index);
   const PageFrame& frame = pages_->frame(head);

@@ -192,8 +192,15 @@ class SlabAllocator {
   Pfn LookupObject(const void* object, const char* api,
                    uint32_t* index_out) const;
   void FreeLarge(Pfn pfn, const void* object);
-  // Kfree() after its fast path declined: the lookup with every report.
+  // The entry points after their fast path declined (the model tries the
+  // fast path itself first): the full path, with every report.
   void KfreeSlow(const void* object, uint16_t cpu);
+  void* KmallocSlow(size_t size, const AllocContext& ctx,
+                    const char* call_site, SlabAllocInfo* info);
+  void* CacheAllocSlow(KmemCache* cache, const AllocContext& ctx,
+                       const char* call_site, SlabAllocInfo* info);
+  // `object` not null.
+  void CacheFreeSlow(KmemCache* cache, const void* object, uint16_t cpu);
   void ListAdd(Pfn* head, Pfn slab_pfn);
   void ListDel(Pfn* head, Pfn slab_pfn);
   void* ObjectAt(Pfn slab_pfn, uint32_t index, const KmemCache& cache) const {
