@@ -113,7 +113,7 @@ RESERVOIR_ALWAYS_INLINE bool SlabAllocator::FreeFast(KmemCache* expected, const 
       static_cast<const uint8_t*>(object) -
       static_cast<const uint8_t*>(pages_->PageAddress(head));
   const uint32_t index =
-      ObjectIndex(caches_[frame.owner - 1], slab.objects, offset);
+      ObjectIndex(*cache, slab.objects, offset);
   if (index == kNotAnObject) return false;  // interior pointer
   uint64_t& word = slab.in_use_map[index / 64];
   const uint64_t bit = uint64_t{1} << (index % 64);

@@ -26,8 +26,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -143,14 +141,6 @@ std::string RecordOne(const std::vector<uint8_t>& data) {
   std::snprintf(line, sizeof(line), "depth %" PRIuPTR "\n", r.stack_depth);
   record += line;
   return record;
-}
-
-std::vector<uint8_t> ReadInput(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Fail("cannot read '" + path.string() + "': " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-  if (in.bad()) Fail("cannot read '" + path.string() + "'");
-  return bytes;
 }
 
 // Like libFuzzer, which runs the empty input before the first real one.
@@ -320,7 +310,8 @@ int main(int argc, char** argv) {
     }
   }
   if (!record_one.empty()) {
-    const std::vector<uint8_t> data = ReadInput(record_one);
+    const std::vector<uint8_t> data =
+        reservoir::tools::ReadInputFile(g_prog.c_str(), record_one);
     int start_argc = 1;
     Start(&start_argc, &argv, empty_first);
     const std::string record = RecordOne(data);
@@ -332,7 +323,9 @@ int main(int argc, char** argv) {
       g_prog.c_str(), paths, reservoir::tools::DirectoryWalk::kTopLevel);
   if (files.empty()) Fail("no input file in the paths given");
   std::vector<std::vector<uint8_t>> inputs;
-  for (const fs::path& file : files) inputs.push_back(ReadInput(file));
+  for (const fs::path& file : files) {
+    inputs.push_back(reservoir::tools::ReadInputFile(g_prog.c_str(), file));
+  }
 
   // In this process: every input, then every input again.
   int start_argc = 1;

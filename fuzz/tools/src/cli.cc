@@ -75,18 +75,20 @@ const targets::TargetProfile* TargetFromPath(const fs::path& path) {
   return nullptr;
 }
 
+std::vector<uint8_t> ReadInputFile(const char* prog, const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    Fail(prog, "cannot read '" + file.string() + "': " + std::strerror(errno));
+  }
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  if (in.bad()) Fail(prog, "cannot read '" + file.string() + "'");
+  return bytes;
+}
+
 std::optional<program::Program> LoadProgram(
     const char* prog, const fs::path& file,
     const targets::TargetProfile* target) {
-  std::vector<uint8_t> bytes;
-  {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      Fail(prog, "cannot read '" + file.string() + "': " + std::strerror(errno));
-    }
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-    if (in.bad()) Fail(prog, "cannot read '" + file.string() + "'");
-  }
+  const std::vector<uint8_t> bytes = ReadInputFile(prog, file);
   if (IsTextProgram(bytes)) {
     const auto parsed = program::FromText(std::string_view(
         reinterpret_cast<const char*>(bytes.data()), bytes.size()));

@@ -5,6 +5,7 @@
 #ifndef RESERVOIR_TOOLS_CLI_H_
 #define RESERVOIR_TOOLS_CLI_H_
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -31,6 +32,10 @@ enum class DirectoryWalk {
 std::vector<std::filesystem::path> ExpandPaths(
     const char* prog, const std::vector<std::filesystem::path>& paths,
     DirectoryWalk walk);
+
+// The bytes of `file`. Fails (exit 2) when it cannot be read.
+std::vector<uint8_t> ReadInputFile(const char* prog,
+                                   const std::filesystem::path& file);
 
 // The target named by a directory of `path` (made absolute), e.g.
 // corpus/slab_fuzzer/seed-1; null when no part of the path names one.
